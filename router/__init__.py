@@ -1,0 +1,1 @@
+"""Product-aware lead routing."""
