@@ -1,0 +1,76 @@
+"""A rep's current load and run-time availability."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel
+
+from router.api.deps import RouterDep
+from router.state.base import Availability
+
+routes = APIRouter(prefix="/v1/reps", tags=["reps"])
+
+
+class RepStatus(BaseModel):
+    id: str
+    name: str
+    role: str
+    products: dict[str, float]
+    active: bool
+    daily_capacity: int | None
+    load_today: int
+    local_day: str
+    availability: Availability | None
+    available_now: bool
+    why_not: str | None
+
+
+async def status(router: RouterDep, rep_id: str) -> dict[str, Any]:
+    rep = router.rules.reps.get(rep_id)
+    if rep is None:
+        raise HTTPException(404, f"rep {rep_id!r} is not in rule version {router.rules.version}")
+    now = dt.datetime.now(dt.UTC)
+    day = now.astimezone(rep.timezone).date()
+    availability = await router.state.availability(rep_id)
+    why = None
+    if not rep.active:
+        why = "inactive in the rule files"
+    elif rep.absent_on(day):
+        why = "out of office in the rule files"
+    elif availability is not None:
+        why = availability.blocks(now)
+    return {
+        "id": rep.id,
+        "name": rep.name,
+        "role": rep.role,
+        "products": dict(rep.weights),
+        "active": rep.active,
+        "daily_capacity": rep.daily_capacity,
+        "load_today": await router.state.load(rep_id, day.isoformat()),
+        "local_day": day.isoformat(),
+        "availability": availability,
+        "available_now": why is None,
+        "why_not": why,
+    }
+
+
+@routes.get("/{rep_id}", response_model=RepStatus, summary="A rep's load and availability")
+async def get_rep(rep_id: str, router: RouterDep) -> dict[str, Any]:
+    """Today's load (in the rep's own time zone) and availability, as routing sees them."""
+    return await status(router, rep_id)
+
+
+@routes.put(
+    "/{rep_id}/availability", response_model=RepStatus, summary="Set a rep's run-time availability"
+)
+async def put_availability(
+    rep_id: str, availability: Availability, router: RouterDep
+) -> dict[str, Any]:
+    """Pause a rep or set an out-of-office window; effective for the next lead."""
+    if rep_id not in router.rules.reps:
+        raise HTTPException(404, f"rep {rep_id!r} is not in rule version {router.rules.version}")
+    await router.state.set_availability(rep_id, availability)
+    return await status(router, rep_id)

@@ -1,0 +1,471 @@
+"""The decision: pure functions of the compiled rules, the lead and the clock.
+
+`prepare` runs the steps that need only the rules (normalise, product, segment,
+named account, territory, overlay triggers) and writes a Plan for the state;
+`conclude` turns the state's Outcome into the decision on the wire. Neither does
+I/O, so a test, the CLI and the HTTP layer all decide the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from router.leads import Lead, NormalLead, normalise
+from router.plan import Candidate, Outcome, Pick, Plan, Sticky
+from router.ruleset.compiled import (
+    AccountCard,
+    CompiledRules,
+    GeoIndex,
+    OverlayCard,
+    ProductCard,
+    RepCard,
+    TerritoryCard,
+)
+
+Trace = list[dict[str, Any]]
+METHOD_WORDS = {
+    "round_robin": "round robin",
+    "weighted": "weighted rotation",
+    "least_loaded": "least loaded",
+}
+
+
+@dataclass(slots=True)
+class Draft:
+    """A lead part-way through the decision: what the rules alone could settle."""
+
+    lead: NormalLead
+    product: ProductCard | None = None
+    segment: str = ""
+    account: AccountCard | None = None
+    territory: TerritoryCard | None = None
+    place: str = ""
+    method: str = ""
+    overlays: list[tuple[OverlayCard, str]] = field(default_factory=list)
+    missing: str | None = None
+    trace: Trace = field(default_factory=list)
+    plan: Plan | None = None
+
+
+def step(trace: Trace, name: str, result: str, *notes: str) -> None:
+    trace.append({"step": name, "result": result, "notes": list(notes)})
+
+
+def prepare(rules: CompiledRules, lead: Lead, now: dt.datetime) -> Draft:
+    """Run every step the rules settle alone and write the Plan for the state.
+
+    Raises LeadError when a figure of the lead cannot be read.
+    """
+    normal = normalise(lead)
+    draft = Draft(normal)
+    trace = draft.trace
+    step(trace, "normalise", _place_words(normal), *normal.notes)
+    draft.product = _product(rules, lead, trace)
+    draft.account = _named_account(rules, normal)
+    draft.segment = _segment(rules, normal, draft.account, trace)
+    product = draft.product
+    if product is None:
+        draft.missing = "no product interest was found and the rules set no default product"
+        draft.plan = Plan(lead.id, lead.fingerprint(), None, None, None, ())
+        return draft
+    fixed = _named_owner(rules, draft, now, trace)
+    sticky = None if fixed else _stickiness(rules, draft, now, trace)
+    pick = None
+    if fixed is None:
+        pick = _territory(rules, draft, now, trace)
+    overlay_picks = _overlays(rules, lead, draft, now, trace)
+    draft.plan = Plan(lead.id, lead.fingerprint(), fixed, sticky, pick, overlay_picks)
+    return draft
+
+
+# steps ---------------------------------------------------------------------
+
+
+def _place_words(lead: NormalLead) -> str:
+    parts = [p for p in (lead.country, lead.region, lead.postal) if p]
+    return " / ".join(parts) if parts else "no known place"
+
+
+def _signals(rules: CompiledRules, lead: Lead, notes: list[str]) -> dict[str, list[str]]:
+    """Every product the lead signals interest in, with the signals that said so."""
+    intent = rules.intent
+    signals: dict[str, list[str]] = {}
+    found: list[tuple[str | None, str]] = []
+    if lead.product:
+        explicit = intent.values.get(lead.product.strip().lower())
+        if explicit is None:
+            notes.append(f"product field {lead.product!r} names no product: ignored")
+        found.append((explicit, f"product field {lead.product!r}"))
+    if lead.form_id:
+        found.append((intent.form_ids.get(lead.form_id.strip().lower()), f"form {lead.form_id!r}"))
+    if lead.utm_campaign:
+        campaign = intent.campaigns.get(lead.utm_campaign.strip().lower())
+        found.append((campaign, f"campaign {lead.utm_campaign!r}"))
+    if lead.utm_source:
+        source = intent.sources.get(lead.utm_source.strip().lower())
+        found.append((source, f"source {lead.utm_source!r}"))
+    if lead.page_url:
+        url = lead.page_url.strip().lower()
+        page = next((p for pattern, p in intent.url_patterns if pattern.match(url)), None)
+        found.append((page, f"page {lead.page_url!r}"))
+    for product_id, signal in found:
+        if product_id is not None:
+            signals.setdefault(product_id, []).append(signal)
+    return signals
+
+
+def _product(rules: CompiledRules, lead: Lead, trace: Trace) -> ProductCard | None:
+    notes: list[str] = []
+    signals = _signals(rules, lead, notes)
+    chosen = rules.intent.values.get(lead.product.strip().lower()) if lead.product else None
+    how = "the product field"
+    if chosen is None and signals:
+        chosen = min(signals, key=lambda p: (rules.products[p].priority, rules.products[p].order))
+        how = "the signal of highest priority" if len(signals) > 1 else "its signal"
+    if chosen is None and rules.default_product:
+        chosen = rules.default_product
+        how = "the default product (no signal)"
+    for product_id, found in signals.items():
+        if product_id != chosen:
+            notes.append(f"also signalled {product_id}: {', '.join(found)}")
+    if chosen is None:
+        step(trace, "product", "none", *notes)
+        return None
+    card = rules.products[chosen]
+    evidence = ", ".join(signals.get(chosen, []))
+    detail = f"{chosen} ({card.model}) from {how}" + (f": {evidence}" if evidence else "")
+    step(trace, "product", chosen, detail, *notes)
+    trace[-1]["interest"] = sorted(signals)
+    return card
+
+
+def _named_account(rules: CompiledRules, lead: NormalLead) -> AccountCard | None:
+    if lead.crm_account_id:
+        found = rules.accounts_by_crm_id.get(lead.crm_account_id)
+        if found is not None:
+            return found
+    domain = lead.account_domain
+    while domain and "." in domain:
+        found = rules.accounts_by_domain.get(domain)
+        if found is not None:
+            return found
+        domain = domain.split(".", 1)[1]
+    return None
+
+
+def _segment(
+    rules: CompiledRules, lead: NormalLead, account: AccountCard | None, trace: Trace
+) -> str:
+    if account is not None and account.segment is not None:
+        step(trace, "segment", account.segment, f"named account {account.key} sets the segment")
+        return account.segment
+    segment = rules.segments.segment_for(lead.employees, lead.revenue)
+    figures = []
+    if lead.employees is not None:
+        figures.append(f"{lead.employees} employees")
+    if lead.revenue is not None:
+        figures.append(f"revenue {lead.revenue:,.0f}")
+    detail = " and ".join(figures) if figures else "no employee or revenue figure: default"
+    step(trace, "segment", segment, detail)
+    return segment
+
+
+def _named_owner(
+    rules: CompiledRules, draft: Draft, now: dt.datetime, trace: Trace
+) -> Candidate | None:
+    account, product = draft.account, draft.product
+    assert product is not None
+    if account is None:
+        step(trace, "named_account", "none", "the lead's account is not a named account")
+        return None
+    owner_id = account.owner_for(product.id)
+    if owner_id is None:
+        step(trace, "named_account", "none", f"{account.key} names no owner for {product.id}")
+        return None
+    rep = rules.reps[owner_id]
+    day = now.astimezone(rep.timezone).date()
+    notes = [f"{account.key} is owned by {rep.name}"]
+    why = _unavailable(rep, now, hours=False)
+    if why:
+        notes.append(f"{rep.name} is {why}, but a named account stays with its owner")
+    step(trace, "named_account", owner_id, *notes)
+    return Candidate(owner_id, 1.0, rep.daily_capacity, day.isoformat())
+
+
+def _stickiness(
+    rules: CompiledRules, draft: Draft, now: dt.datetime, trace: Trace
+) -> Sticky | None:
+    lead, product = draft.lead, draft.product
+    assert product is not None and product.structure is not None
+    account = lead.crm_account_id or lead.account_domain
+    if account is None:
+        step(trace, "stickiness", "none", "no account domain or CRM account id")
+        return None
+    carriers = [
+        r for r in rules.reps.values() if product.weights_from in r.weights and r.role == "primary"
+    ]
+    allowed = []
+    for rep in carriers:
+        if _unavailable(rep, now, hours=False) is None:
+            allowed.append(
+                Candidate(
+                    rep.id, 1.0, rep.daily_capacity, now.astimezone(rep.timezone).date().isoformat()
+                )
+            )
+    key = f"{product.structure}:{account}"
+    return Sticky(key, frozenset(r.id for r in carriers), tuple(allowed))
+
+
+def _unavailable(rep: RepCard, now: dt.datetime, hours: bool) -> str | None:
+    if not rep.active:
+        return "inactive"
+    local = now.astimezone(rep.timezone)
+    if rep.absences and rep.absent_on(local.date()):
+        back = next(end for start, end in rep.absences if start <= local.date() <= end)
+        return f"out of office until {back.isoformat()}"
+    if hours and rep.hours is not None and not rep.hours.contain(local):
+        return "outside working hours"
+    return None
+
+
+def lookup(index: GeoIndex, lead: NormalLead) -> tuple[TerritoryCard, str] | None:
+    """The most specific territory for a place: postal, region, country, anywhere."""
+    industry = lead.industry
+    country, postal = lead.country, lead.postal
+    if country is not None and postal is not None:
+        best: tuple[TerritoryCard, str] | None = None
+        rank = 0
+        for length in index.prefix_lengths.get(country, ()):
+            slot = index.prefixes[country].get(postal[:length])
+            found = slot.pick(industry) if slot else None
+            if found is not None:
+                best, rank = (found, f"postal prefix {country} {postal[:length]}"), length
+                break
+        for table in index.ranges.get(country, ()):
+            hit = table.find(postal)
+            if hit is not None and hit[1] > rank:
+                found = hit[0].pick(industry)
+                if found is not None:
+                    best, rank = (found, f"postal range {country} {postal}"), hit[1]
+        if best is not None:
+            return best
+    if lead.region is not None:
+        slot = index.regions.get(lead.region)
+        found = slot.pick(industry) if slot else None
+        if found is not None:
+            return found, f"region {lead.region}"
+    if country is not None:
+        slot = index.countries.get(country)
+        found = slot.pick(industry) if slot else None
+        if found is not None:
+            return found, f"country {country}"
+    if index.anywhere is not None:
+        found = index.anywhere.pick(industry)
+        if found is not None:
+            return found, "anywhere"
+    return None
+
+
+def _candidates(
+    rules: CompiledRules,
+    reps: tuple[str, ...],
+    weights: tuple[float, ...],
+    now: dt.datetime,
+    hours: bool,
+    skipped: list[str],
+) -> tuple[Candidate, ...]:
+    chosen = []
+    for rep_id, weight in zip(reps, weights, strict=True):
+        rep = rules.reps[rep_id]
+        why = _unavailable(rep, now, hours)
+        if why is not None:
+            skipped.append(f"skipped {rep.name}: {why}")
+            continue
+        if weight <= 0:
+            continue
+        day = now.astimezone(rep.timezone).date().isoformat()
+        chosen.append(Candidate(rep_id, weight, rep.daily_capacity, day))
+    return tuple(chosen)
+
+
+def _territory(rules: CompiledRules, draft: Draft, now: dt.datetime, trace: Trace) -> Pick | None:
+    product = draft.product
+    assert product is not None and product.structure is not None
+    index = rules.structures.get(product.structure, {}).get(draft.segment)
+    match = lookup(index, draft.lead) if index is not None else None
+    if match is None:
+        where = _place_words(draft.lead)
+        draft.missing = (
+            f"no territory of {product.structure} covers {where} for the {draft.segment} segment"
+        )
+        step(trace, "territory", "none", draft.missing)
+        return None
+    territory, place = match
+    draft.territory, draft.place = territory, place
+    step(trace, "territory", territory.id, f"{territory.name}: {place}, segment {draft.segment}")
+    pool = territory.pool
+    skipped: list[str] = []
+    weights = pool.weights_for(product.weights_from)
+    candidates = _candidates(rules, pool.reps, weights, now, pool.working_hours, skipped)
+    draft.method = pool.method
+    rotation = f"{pool.key}:{product.weights_from}" if pool.method == "weighted" else pool.key
+    step(trace, "distribution", METHOD_WORDS[pool.method], *skipped)
+    return Pick(rotation, pool.method, candidates)
+
+
+def _fires(overlay: OverlayCard, lead: Lead, draft: Draft, interest: set[str]) -> str | None:
+    normal = draft.lead
+    product = draft.product
+    for trigger in overlay.triggers:
+        if trigger.interest and overlay.product not in interest:
+            continue
+        if trigger.products and (product is None or product.id not in trigger.products):
+            continue
+        if trigger.segments and draft.segment not in trigger.segments:
+            continue
+        if trigger.min_deal_size is not None and (
+            normal.deal_size is None or normal.deal_size < trigger.min_deal_size
+        ):
+            continue
+        if trigger.min_employees is not None and (
+            normal.employees is None or normal.employees < trigger.min_employees
+        ):
+            continue
+        if trigger.named_accounts and draft.account is None:
+            continue
+        return trigger.id
+    return None
+
+
+def _specialists(overlay: OverlayCard, lead: NormalLead) -> tuple[tuple[str, ...], str]:
+    if lead.region is not None and lead.region in overlay.by_region:
+        return overlay.by_region[lead.region], f"region {lead.region}"
+    if lead.country is not None and lead.country in overlay.by_country:
+        return overlay.by_country[lead.country], f"country {lead.country}"
+    return overlay.anywhere, "anywhere"
+
+
+def _overlays(
+    rules: CompiledRules, lead: Lead, draft: Draft, now: dt.datetime, trace: Trace
+) -> tuple[Pick, ...]:
+    interest = set(next((s.get("interest", []) for s in trace if s["step"] == "product"), []))
+    if draft.product is not None:
+        interest.add(draft.product.id)
+    picks = []
+    notes = []
+    for overlay in rules.overlays:
+        trigger = _fires(overlay, lead, draft, interest)
+        if trigger is None:
+            continue
+        reps, place = _specialists(overlay, draft.lead)
+        skipped: list[str] = []
+        weights = tuple(overlay.weights.get(r, 1.0) for r in reps)
+        candidates = _candidates(rules, reps, weights, now, overlay.working_hours, skipped)
+        draft.overlays.append((overlay, trigger))
+        picks.append(Pick(f"overlay:{overlay.id}", overlay.method, candidates))
+        notes.append(f"{overlay.id}: trigger {trigger} fired; specialists for {place}")
+        notes.extend(f"{overlay.id}: {s}" for s in skipped)
+    step(trace, "overlays", str(len(picks)) if picks else "none", *notes)
+    return tuple(picks)
+
+
+# the decision ----------------------------------------------------------------
+
+
+def conclude(
+    rules: CompiledRules,
+    draft: Draft,
+    outcome: Outcome,
+    decision_id: str,
+    decided_at: str,
+    with_trace: bool,
+) -> dict[str, Any]:
+    """The decision on the wire, from the draft and the state's outcome."""
+    trace = list(draft.trace)
+    product = draft.product
+    primary: dict[str, Any]
+    if outcome.primary is not None:
+        rep = rules.reps[outcome.primary]
+        primary = dict(rep.wire)
+        reason = _reason(draft, outcome, rep)
+        if outcome.via == "pool":
+            trace.append(
+                {
+                    "step": "distribution",
+                    "result": rep.id,
+                    "notes": [f"{s[0]}: {s[1]}" for s in outcome.skipped],
+                }
+            )
+        elif outcome.via == "sticky":
+            step(trace, "stickiness", rep.id, f"the account already belongs to {rep.name}")
+    else:
+        queue_id = rules.fallback_default
+        if product is not None:
+            queue_id = rules.fallback_by_product.get(product.id, queue_id)
+        queue = rules.queues[queue_id]
+        primary = dict(queue.wire)
+        why = draft.missing or _nobody(draft, outcome)
+        reason = f"Fallback queue {queue.name}: {why}."
+        step(trace, "fallback", queue.id, why)
+    overlays = []
+    for (overlay, trigger), rep_id, skipped in zip(
+        draft.overlays, outcome.overlays, outcome.overlay_skipped, strict=True
+    ):
+        if rep_id is None:
+            notes = [f"{overlay.id}: no specialist available"]
+            notes.extend(f"{overlay.id}: {a}: {b}" for a, b in skipped)
+            step(trace, "overlays", "none", *notes)
+            continue
+        entry = dict(rules.reps[rep_id].wire)
+        entry["trigger"] = trigger
+        entry["overlay"] = overlay.id
+        overlays.append(entry)
+    if overlays:
+        names = ", ".join(o["name"] for o in overlays)
+        reason += f" Overlay: {names}."
+    decision: dict[str, Any] = {
+        "lead_id": draft.lead.id,
+        "decision_id": decision_id,
+        "rules_version": rules.version,
+        "decided_at": decided_at,
+        "product": product.id if product else None,
+        "model": product.model if product else None,
+        "segment": draft.segment,
+        "territory": draft.territory.id if draft.territory else None,
+        "primary": primary,
+        "overlays": overlays,
+        "reason": reason,
+        "replayed": False,
+    }
+    if with_trace:
+        decision["trace"] = trace
+    return decision
+
+
+def _reason(draft: Draft, outcome: Outcome, rep: RepCard) -> str:
+    product = draft.product
+    assert product is not None
+    if outcome.via == "named":
+        assert draft.account is not None
+        return f"Named account {draft.account.key} is owned by {rep.name} for {product.id}."
+    if outcome.via == "sticky":
+        return (
+            f"The account already belongs to {rep.name} for {product.structure}, "
+            f"so the {product.id} lead stays with them."
+        )
+    assert draft.territory is not None
+    method = METHOD_WORDS.get(draft.method, draft.method)
+    return (
+        f"{product.id} lead in territory {draft.territory.id} ({draft.place}, "
+        f"{draft.segment}); {method} picked {rep.name}."
+    )
+
+
+def _nobody(draft: Draft, outcome: Outcome) -> str:
+    if draft.territory is None:
+        return "no owner was found"
+    skipped = ", ".join(f"{a} ({b})" for a, b in outcome.skipped)
+    base = f"nobody in territory {draft.territory.id} is available"
+    return f"{base}: {skipped}" if skipped else base

@@ -1,0 +1,221 @@
+"""The lead on the wire and its normalisation into what the rules are written against."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from router import domains, geo
+from router.firmographics import FigureError, parse_count, parse_money
+from router.ruleset.indexes import normal_industry
+
+Text = Annotated[str, StringConstraints(max_length=2000)]
+Figure = int | float | Annotated[str, StringConstraints(max_length=100)]
+
+
+def _lead_id(value: object) -> object:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _postal(value: object) -> object:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+LEAD_EXAMPLE: dict[str, Any] = {
+    "id": "mkto-00Q5e00001",
+    "email": "jordan@northwind.io",
+    "company": "Northwind Traders",
+    "country": "USA",
+    "region": "California",
+    "postal_code": "94105-1804",
+    "employees": "1,200",
+    "annual_revenue": "$250M",
+    "industry": "Software",
+    "form_id": "crm-demo-request",
+    "utm_campaign": "crm-q4-webinar",
+}
+
+
+class Lead(BaseModel):
+    """An inbound lead; unknown top-level fields are refused, custom ones go in attributes."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [LEAD_EXAMPLE]},
+    )
+
+    id: Annotated[
+        str,
+        BeforeValidator(_lead_id),
+        StringConstraints(min_length=1, max_length=200, strip_whitespace=True),
+    ]
+    email: Text | None = None
+    first_name: Text | None = None
+    last_name: Text | None = None
+    title: Text | None = None
+    phone: Text | None = None
+    company: Text | None = None
+    domain: Text | None = None
+    website: Text | None = None
+    crm_account_id: Text | None = None
+    country: Text | None = None
+    region: Text | None = None
+    postal_code: Annotated[str | None, BeforeValidator(_postal), Field(max_length=40)] = None
+    city: Text | None = None
+    employees: Figure | None = None
+    annual_revenue: Figure | None = None
+    industry: Text | None = None
+    product: Text | None = None
+    form_id: Text | None = None
+    utm_source: Text | None = None
+    utm_medium: Text | None = None
+    utm_campaign: Text | None = None
+    page_url: Text | None = None
+    deal_size: Figure | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict, max_length=200)
+
+    def fingerprint(self) -> str:
+        """A hash of what the caller sent, to tell a retry from a different lead."""
+        body = json.dumps(self.model_dump(exclude_none=True), sort_keys=True, default=str)
+        return hashlib.sha256(body.encode()).hexdigest()[:32]
+
+
+class LeadError(ValueError):
+    """A lead whose fields cannot be read; each entry names the field and the reason."""
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{name}: {why}" for name, why in errors))
+
+
+@dataclass(slots=True)
+class NormalLead:
+    """A lead in canonical form, with notes on every change made to what was sent."""
+
+    id: str
+    country: str | None = None
+    region: str | None = None
+    postal: str | None = None
+    account_domain: str | None = None
+    crm_account_id: str | None = None
+    industry: str | None = None
+    employees: int | None = None
+    revenue: float | None = None
+    deal_size: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def normalise(lead: Lead) -> NormalLead:
+    """Canonical country, region, postal code, account domain and figures.
+
+    Raises LeadError for figures that cannot be read; unknown places are kept
+    out of routing and reported in the notes rather than refused, so the lead
+    still lands somewhere.
+    """
+    normal = NormalLead(id=lead.id, crm_account_id=lead.crm_account_id or None)
+    _figures(lead, normal)
+    _place(lead, normal)
+    _account(lead, normal)
+    if lead.industry:
+        normal.industry = normal_industry(lead.industry)
+    return normal
+
+
+def _figures(lead: Lead, normal: NormalLead) -> None:
+    errors: list[tuple[str, str]] = []
+    try:
+        normal.employees = parse_count(lead.employees)
+    except FigureError as error:
+        errors.append(("employees", str(error)))
+    for name in ("annual_revenue", "deal_size"):
+        try:
+            value = parse_money(getattr(lead, name))
+        except FigureError as error:
+            errors.append((name, str(error)))
+            continue
+        if name == "annual_revenue":
+            normal.revenue = value
+        else:
+            normal.deal_size = value
+    if errors:
+        raise LeadError(errors)
+
+
+def _place(lead: Lead, normal: NormalLead) -> None:
+    notes = normal.notes
+    if lead.country:
+        normal.country = geo.country_code(lead.country)
+        if normal.country is None:
+            notes.append(f"country {lead.country!r} is not a known country: ignored")
+        elif normal.country != lead.country:
+            notes.append(f"country {lead.country!r} read as {normal.country}")
+    if lead.postal_code:
+        normal.postal = geo.postal_code(normal.country, lead.postal_code)
+        if normal.postal is None:
+            where = f" for {normal.country}" if normal.country else ""
+            notes.append(f"postal code {lead.postal_code!r} is not valid{where}: ignored")
+        elif normal.country is None and _looks_like_zip(lead.postal_code):
+            normal.country = "US"
+            notes.append(f"country US derived from ZIP {normal.postal}")
+        if normal.postal is not None and normal.postal != lead.postal_code:
+            notes.append(f"postal code {lead.postal_code!r} read as {normal.postal}")
+    if lead.region:
+        normal.region = geo.region_code(normal.country, lead.region)
+        if normal.region is None:
+            notes.append(f"region {lead.region!r} is not a known region: ignored")
+        elif normal.country is None:
+            normal.country = geo.region_country(normal.region)
+            notes.append(f"country {normal.country} derived from region {normal.region}")
+    _zip_state(normal)
+
+
+def _zip_state(normal: NormalLead) -> None:
+    """Derive a missing US state from the ZIP, and report a state the ZIP contradicts."""
+    notes = normal.notes
+    if normal.country == "US" and normal.postal is not None:
+        zip_state = geo.us_state_for_zip(normal.postal)
+        if zip_state is None:
+            notes.append(f"ZIP {normal.postal} is not a known US ZIP code")
+        elif normal.region is None:
+            normal.region = zip_state
+            notes.append(f"region {zip_state} derived from ZIP {normal.postal}")
+        elif normal.region != zip_state:
+            notes.append(
+                f"region {normal.region} conflicts with ZIP {normal.postal}, which is in "
+                f"{zip_state}: kept the region given"
+            )
+
+
+def _looks_like_zip(value: str) -> bool:
+    digits = value.strip().replace("-", "")
+    return digits.isdigit() and len(digits) in (5, 9)
+
+
+def _account(lead: Lead, normal: NormalLead) -> None:
+    sources = (
+        ("domain", lead.domain, domains.domain_from_website),
+        ("website", lead.website, domains.domain_from_website),
+        ("email", lead.email, domains.domain_from_email),
+    )
+    for name, value, read in sources:
+        if not value:
+            continue
+        domain = read(value)
+        if domain is None:
+            normal.notes.append(f"{name} {value!r} holds no domain")
+            continue
+        if domains.is_free_mail(domain):
+            normal.notes.append(f"{name} domain {domain} is free mail: not an account")
+            continue
+        normal.account_domain = domain
+        if name != "domain" or domain != value:
+            normal.notes.append(f"account domain {domain} taken from {name}")
+        return

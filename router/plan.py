@@ -1,0 +1,85 @@
+"""What the engine asks the state to do for one lead, and what the state answers.
+
+The engine does every step that needs only the rules and the lead; the choices
+that depend on shared counters (stickiness, rotation, capacity, run-time
+availability, idempotency) are handed to the state as one Plan, carried out in
+one atomic step, and returned as an Outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Method = Literal["round_robin", "weighted", "least_loaded"]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A rep the state may pick: weight in the rotation, daily cap, and local day for load."""
+
+    rep: str
+    weight: float
+    capacity: int | None
+    day: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    """One choice from a pool: the rotation it advances and who may be chosen."""
+
+    rotation: str
+    method: Method
+    candidates: tuple[Candidate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Sticky:
+    """The account's owner for a territory structure, and who may still take it."""
+
+    key: str
+    known: frozenset[str]
+    allowed: tuple[Candidate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    lead_id: str
+    fingerprint: str
+    fixed: Candidate | None
+    sticky: Sticky | None
+    primary: Pick | None
+    overlays: tuple[Pick, ...]
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The state's answer: who was picked, how, and who was skipped for run-time reasons."""
+
+    primary: str | None = None
+    via: Literal["named", "sticky", "pool", "none"] = "none"
+    previous_owner: str | None = None
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    overlays: list[str | None] = field(default_factory=list)
+    overlay_skipped: list[list[tuple[str, str]]] = field(default_factory=list)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "primary": self.primary,
+            "via": self.via,
+            "previous_owner": self.previous_owner,
+            "skipped": self.skipped,
+            "overlays": self.overlays,
+            "overlay_skipped": self.overlay_skipped,
+        }
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Outcome:
+        return cls(
+            primary=data["primary"],
+            via=data["via"],
+            previous_owner=data.get("previous_owner"),
+            skipped=[(a, b) for a, b in data["skipped"]],
+            overlays=list(data["overlays"]),
+            overlay_skipped=[[(a, b) for a, b in s] for s in data["overlay_skipped"]],
+        )

@@ -1,0 +1,1 @@
+"""Rule files: their schema, loading with line numbers, and compilation into indexes."""

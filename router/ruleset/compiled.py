@@ -1,0 +1,238 @@
+"""The compiled rule set: immutable indexes that make a decision a few look-ups."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from bisect import bisect_right
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+Method = Literal["round_robin", "weighted", "least_loaded"]
+Level = Literal["postal", "region", "country", "anywhere"]
+
+
+@dataclass(frozen=True, slots=True)
+class Hours:
+    """Working hours in the rep's own time zone; days are 0 (Monday) to 6."""
+
+    days: frozenset[int]
+    start: dt.time
+    end: dt.time
+
+    def contain(self, local: dt.datetime) -> bool:
+        return local.weekday() in self.days and self.start <= local.time() < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class RepCard:
+    id: str
+    name: str
+    email: str
+    crm_user_id: str | None
+    role: str
+    weights: Mapping[str, float]
+    daily_capacity: int | None
+    timezone: ZoneInfo
+    hours: Hours | None
+    active: bool
+    absences: tuple[tuple[dt.date, dt.date], ...]
+    wire: Mapping[str, Any]
+
+    def absent_on(self, day: dt.date) -> bool:
+        return any(start <= day <= end for start, end in self.absences)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCard:
+    id: str
+    name: str
+    wire: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    """Reps sharing one rotation; weights are per product (portfolio splits differ)."""
+
+    key: str
+    method: Method
+    reps: tuple[str, ...]
+    weights: Mapping[str, tuple[float, ...]]
+    working_hours: bool
+
+    def weights_for(self, product: str) -> tuple[float, ...]:
+        return self.weights.get(product) or (1.0,) * len(self.reps)
+
+
+@dataclass(frozen=True, slots=True)
+class TerritoryCard:
+    id: str
+    name: str
+    structure: str
+    pool: Pool
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """The territories that claim one place: one per industry, and one for any industry."""
+
+    any_industry: TerritoryCard | None = None
+    by_industry: Mapping[str, TerritoryCard] = field(default_factory=dict)
+
+    def pick(self, industry: str | None) -> TerritoryCard | None:
+        if industry is not None and self.by_industry:
+            found = self.by_industry.get(industry)
+            if found is not None:
+                return found
+        return self.any_industry
+
+
+@dataclass(frozen=True, slots=True)
+class RangeTable:
+    """Non-overlapping postal ranges of one code length, sorted by their low bound."""
+
+    length: int
+    lows: tuple[str, ...]
+    highs: tuple[str, ...]
+    slots: tuple[Slot, ...]
+    ranks: tuple[int, ...]
+
+    def find(self, postal: str) -> tuple[Slot, int] | None:
+        """The range holding the code and its rank (the length of its bounds' shared prefix)."""
+        if len(postal) < self.length:
+            return None
+        head = postal[: self.length]
+        index = bisect_right(self.lows, head) - 1
+        if index >= 0 and head <= self.highs[index]:
+            return self.slots[index], self.ranks[index]
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class GeoIndex:
+    """Territories of one structure and segment, by place, from most to least specific."""
+
+    prefixes: Mapping[str, Mapping[str, Slot]]
+    prefix_lengths: Mapping[str, tuple[int, ...]]
+    ranges: Mapping[str, tuple[RangeTable, ...]]
+    regions: Mapping[str, Slot]
+    countries: Mapping[str, Slot]
+    anywhere: Slot | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProductCard:
+    id: str
+    name: str
+    model: str
+    priority: int
+    structure: str | None
+    weights_from: str
+    order: int
+
+
+@dataclass(frozen=True, slots=True)
+class IntentIndex:
+    values: Mapping[str, str]
+    form_ids: Mapping[str, str]
+    campaigns: Mapping[str, str]
+    sources: Mapping[str, str]
+    url_patterns: tuple[tuple[re.Pattern[str], str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentTable:
+    """Tier bands: the highest segment whose employee or revenue minimum a lead meets."""
+
+    ids: tuple[str, ...]
+    employee_mins: tuple[float, ...]
+    employee_tiers: tuple[int, ...]
+    revenue_mins: tuple[float, ...]
+    revenue_tiers: tuple[int, ...]
+    unknown: str
+
+    def segment_for(self, employees: int | None, revenue: float | None) -> str:
+        if employees is None and revenue is None:
+            return self.unknown
+        tier = 0
+        if employees is not None:
+            at = bisect_right(self.employee_mins, employees) - 1
+            if at >= 0:
+                tier = max(tier, self.employee_tiers[at])
+        if revenue is not None:
+            at = bisect_right(self.revenue_mins, revenue) - 1
+            if at >= 0:
+                tier = max(tier, self.revenue_tiers[at])
+        return self.ids[tier]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountCard:
+    key: str
+    name: str | None
+    owner: str | None
+    owners: Mapping[str, str]
+    segment: str | None
+
+    def owner_for(self, product: str) -> str | None:
+        return self.owners.get(product, self.owner)
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerCard:
+    id: str
+    interest: bool
+    products: frozenset[str]
+    segments: frozenset[str]
+    min_deal_size: float | None
+    min_employees: int | None
+    named_accounts: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OverlayCard:
+    id: str
+    product: str
+    triggers: tuple[TriggerCard, ...]
+    method: Method
+    working_hours: bool
+    by_region: Mapping[str, tuple[str, ...]]
+    by_country: Mapping[str, tuple[str, ...]]
+    anywhere: tuple[str, ...]
+    weights: Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRules:
+    """Everything a decision needs, built once per rule version and never mutated."""
+
+    name: str
+    version: str
+    loaded_at: dt.datetime
+    products: Mapping[str, ProductCard]
+    default_product: str | None
+    intent: IntentIndex
+    segments: SegmentTable
+    reps: Mapping[str, RepCard]
+    queues: Mapping[str, QueueCard]
+    territories: Mapping[str, TerritoryCard]
+    structures: Mapping[str, Mapping[str, GeoIndex]]
+    accounts_by_domain: Mapping[str, AccountCard]
+    accounts_by_crm_id: Mapping[str, AccountCard]
+    overlays: tuple[OverlayCard, ...]
+    fallback_default: str
+    fallback_by_product: Mapping[str, str]
+    warnings: tuple[str, ...]
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "products": len(self.products),
+            "segments": len(self.segments.ids),
+            "reps": len(self.reps),
+            "queues": len(self.queues),
+            "territories": len(self.territories),
+            "named_accounts": len(self.accounts_by_domain) + len(self.accounts_by_crm_id),
+            "overlays": len(self.overlays),
+        }

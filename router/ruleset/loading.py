@@ -1,0 +1,145 @@
+"""Read YAML rule files keeping the line of every value, so errors can point at it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+import yaml
+
+from router.ruleset.problems import Path, Problem
+
+RULE_SECTIONS = (
+    "products",
+    "default_product",
+    "segments",
+    "unknown_segment",
+    "reps",
+    "queues",
+    "fallbacks",
+    "territories",
+    "accounts",
+    "overlays",
+)
+
+
+@dataclass
+class SourceMap:
+    """Where each value of the merged rule document came from: file and line."""
+
+    origins: dict[Path, tuple[str, int]] = field(default_factory=dict)
+
+    def locate(self, path: Path) -> tuple[str, int]:
+        """The file and line of the value at path, or of its nearest located parent."""
+        for cut in range(len(path), -1, -1):
+            found = self.origins.get(path[:cut])
+            if found:
+                return found
+        return ("<rules>", 0)
+
+
+@dataclass
+class LoadedRules:
+    """The rule files merged into one document, with their origins and raw text."""
+
+    document: dict[str, Any]
+    sources: SourceMap
+    texts: dict[str, bytes]
+    problems: list[Problem]
+
+
+def _walk(node: yaml.Node, path: Path, name: str, sources: SourceMap) -> None:
+    sources.origins[path] = (name, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+            _walk(value_node, (*path, key), name, sources)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*path, index), name, sources)
+
+
+def _parse(text: str, name: str) -> tuple[Any, yaml.Node | None]:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+    return data, node
+
+
+def rule_files(directory: FsPath) -> list[FsPath]:
+    """Every .yaml/.yml file below the directory, in a stable order."""
+    found = [p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
+    return sorted(found)
+
+
+def _merge_file(
+    data: Any, node: yaml.Node, name: str, merged: dict[str, Any], sources: SourceMap
+) -> list[Problem]:
+    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
+        return [Problem(name, 1, "", type(data).__name__, "is not a mapping of sections")]
+    problems: list[Problem] = []
+    for key_node, value_node in node.value:
+        section = key_node.value
+        line = key_node.start_mark.line + 1
+        value = data[section]
+        if section not in RULE_SECTIONS:
+            expected = "is not a rule section (expected one of: " + ", ".join(RULE_SECTIONS) + ")"
+            problems.append(Problem(name, line, "", section, expected))
+            continue
+        if isinstance(value, list) and isinstance(value_node, yaml.SequenceNode):
+            items: list[Any] = merged.setdefault(section, [])
+            if not isinstance(items, list):
+                problems.append(Problem(name, line, section, section, "is given twice"))
+                continue
+            offset = len(items)
+            items.extend(value)
+            for index, item_node in enumerate(value_node.value):
+                _walk(item_node, (section, offset + index), name, sources)
+            sources.origins.setdefault((section,), (name, line))
+        elif section in merged:
+            problems.append(Problem(name, line, section, section, "is given in two files"))
+        else:
+            merged[section] = value
+            _walk(value_node, (section,), name, sources)
+    return problems
+
+
+def load_directory(directory: FsPath) -> LoadedRules:
+    """Read every rule file below directory and merge their sections.
+
+    List sections (reps, territories, ...) may be split across files; the
+    others must be given once. Syntax errors become problems, not exceptions.
+    """
+    merged: dict[str, Any] = {}
+    sources = SourceMap()
+    texts: dict[str, bytes] = {}
+    problems: list[Problem] = []
+    if not directory.is_dir():
+        problems.append(Problem(str(directory), 0, "", str(directory), "is not a directory"))
+        return LoadedRules(merged, sources, texts, problems)
+    files = rule_files(directory)
+    if not files:
+        problems.append(Problem(str(directory), 0, "", str(directory), "holds no .yaml files"))
+    for file in files:
+        name = str(file.relative_to(directory.parent)) if directory.parent else str(file)
+        raw = file.read_bytes()
+        texts[str(file.relative_to(directory))] = raw
+        try:
+            data, node = _parse(raw.decode("utf-8"), name)
+        except UnicodeDecodeError as error:
+            problems.append(Problem(name, 0, "", error.reason, "is not UTF-8 text"))
+            continue
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else 0
+            detail = getattr(error, "problem", None) or str(error)
+            problems.append(Problem(name, line, "", detail, "is a YAML syntax error"))
+            continue
+        if node is None:
+            continue
+        problems.extend(_merge_file(data, node, name, merged, sources))
+    return LoadedRules(merged, sources, texts, problems)

@@ -1,0 +1,1 @@
+"""Shared routing state: the interface, the embedded store and the Redis store."""

@@ -1,0 +1,158 @@
+"""The in-process store: the default when no Redis is configured; one process only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from router.plan import Candidate, Outcome, Pick, Plan
+from router.state import rotation
+from router.state.base import (
+    DEFAULT_REPLAY_WINDOW,
+    Availability,
+    Conflict,
+    Execution,
+    Fresh,
+    Replayed,
+    Stamp,
+)
+
+
+@dataclass(slots=True)
+class _Record:
+    fingerprint: str
+    decision_id: str
+    decided_at: str
+    outcome: Outcome
+    expires: float
+    decision: str | None = None
+
+
+class EmbeddedState:
+    """Dictionaries in this process. Each call runs to the end without awaiting, so
+    every decision's change of state is atomic within the event loop."""
+
+    kind = "embedded"
+
+    def __init__(self, replay_window: dt.timedelta = DEFAULT_REPLAY_WINDOW) -> None:
+        self.replay_window = replay_window.total_seconds()
+        self.credits: dict[str, dict[str, float]] = {}
+        self.loads: dict[tuple[str, str], int] = {}
+        self.owners: dict[str, str] = {}
+        self.records: dict[str, _Record] = {}
+        self.availabilities: dict[str, Availability] = {}
+
+    # the decision step -------------------------------------------------------
+
+    def execute_now(self, plan: Plan, stamp: Stamp) -> Execution:
+        record = self.records.get(plan.lead_id)
+        if record is not None and record.expires < time.time():
+            del self.records[plan.lead_id]
+            record = None
+        if record is not None:
+            if record.fingerprint != plan.fingerprint:
+                return Conflict(record.decision_id, record.decided_at)
+            return Replayed(record.decision, record.decision_id, record.decided_at, record.outcome)
+        outcome = self._decide(plan, stamp.now, commit=True)
+        self.records[plan.lead_id] = _Record(
+            plan.fingerprint,
+            stamp.decision_id,
+            stamp.decided_at,
+            outcome,
+            time.time() + self.replay_window,
+        )
+        return Fresh(outcome)
+
+    def _decide(self, plan: Plan, now: dt.datetime, commit: bool) -> Outcome:
+        outcome = Outcome()
+        loads = self.loads if commit else dict(self.loads)
+
+        def unavailable(rep: str) -> str | None:
+            availability = self.availabilities.get(rep)
+            return availability.blocks(now) if availability else None
+
+        def taken(candidate: Candidate) -> None:
+            key = (candidate.rep, candidate.day)
+            loads[key] = loads.get(key, 0) + 1
+
+        if plan.fixed is not None:
+            outcome.primary, outcome.via = plan.fixed.rep, "named"
+            taken(plan.fixed)
+        elif plan.sticky is not None and plan.sticky.key in self.owners:
+            owner = self.owners[plan.sticky.key]
+            match = next((c for c in plan.sticky.allowed if c.rep == owner), None)
+            if match is not None and unavailable(owner) is None:
+                outcome.primary, outcome.via = owner, "sticky"
+                taken(match)
+            else:
+                outcome.previous_owner = owner
+        if outcome.primary is None and plan.primary is not None:
+            chosen, outcome.skipped = self._pick(plan.primary, loads, unavailable, commit)
+            if chosen is not None:
+                outcome.primary, outcome.via = chosen.rep, "pool"
+                taken(chosen)
+                sticky = plan.sticky
+                if (
+                    commit
+                    and sticky is not None
+                    and (self.owners.get(sticky.key) not in sticky.known)
+                ):
+                    self.owners[sticky.key] = chosen.rep
+        for pick in plan.overlays:
+            chosen, skipped = self._pick(pick, loads, unavailable, commit)
+            outcome.overlays.append(chosen.rep if chosen else None)
+            outcome.overlay_skipped.append(skipped)
+            if chosen is not None:
+                taken(chosen)
+        return outcome
+
+    def _pick(
+        self,
+        pick: Pick,
+        loads: dict[tuple[str, str], int],
+        unavailable: Callable[[str], str | None],
+        commit: bool,
+    ) -> tuple[Candidate | None, rotation.Skips]:
+        def load_of(candidate: Candidate) -> int:
+            return loads.get((candidate.rep, candidate.day), 0)
+
+        kept, skipped = rotation.available(pick, load_of, unavailable)
+        if not kept:
+            return None, skipped
+        if pick.method == "least_loaded":
+            return rotation.least_loaded(kept, load_of), skipped
+        credits = self.credits.get(pick.rotation, {})
+        chosen, updated = rotation.by_credit(kept, credits)
+        if commit:
+            self.credits[pick.rotation] = {**credits, **updated}
+        return chosen, skipped
+
+    # the interface -------------------------------------------------------------
+
+    async def execute(self, plan: Plan, stamp: Stamp) -> Execution:
+        return self.execute_now(plan, stamp)
+
+    async def preview(self, plan: Plan, now: dt.datetime) -> Outcome:
+        return self._decide(plan, now, commit=False)
+
+    async def save(self, lead_id: str, decision: str) -> None:
+        record = self.records.get(lead_id)
+        if record is not None:
+            record.decision = decision
+
+    async def set_availability(self, rep_id: str, availability: Availability) -> None:
+        self.availabilities[rep_id] = availability
+
+    async def availability(self, rep_id: str) -> Availability | None:
+        return self.availabilities.get(rep_id)
+
+    async def load(self, rep_id: str, day: str) -> int:
+        return self.loads.get((rep_id, day), 0)
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,66 @@
+"""Who is next in a pool: credit-based weighted rotation and least-loaded choice.
+
+Weighted and round-robin pools use one method: each available rep earns its
+weight in credit per lead, the rep with the most credit is picked (ties go to
+the first in the pool's order) and pays back the total weight handed out. Only
+available reps earn credit, so a rep back from absence or newly added starts
+level (no flood, no starvation), and editing a pool keeps everyone's credit.
+Round robin is the same with every weight 1. This must match the Lua script of
+the Redis store line for line; the contract tests run both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from router.plan import Candidate, Pick
+
+Skips = list[tuple[str, str]]
+
+
+def available(
+    pick: Pick, load_of: Callable[[Candidate], int], unavailable: Callable[[str], str | None]
+) -> tuple[list[Candidate], Skips]:
+    """Candidates left after run-time availability and daily capacity."""
+    kept: list[Candidate] = []
+    skipped: Skips = []
+    for candidate in pick.candidates:
+        why = unavailable(candidate.rep)
+        if why is not None:
+            skipped.append((candidate.rep, why))
+            continue
+        if candidate.capacity is not None:
+            load = load_of(candidate)
+            if load >= candidate.capacity:
+                skipped.append((candidate.rep, f"at daily capacity ({load}/{candidate.capacity})"))
+                continue
+        kept.append(candidate)
+    return kept, skipped
+
+
+def by_credit(
+    kept: list[Candidate], credits: Mapping[str, float]
+) -> tuple[Candidate, dict[str, float]]:
+    """The next rep by weighted credit, and the credits after picking it."""
+    total = 0.0
+    updated: dict[str, float] = {}
+    best: Candidate | None = None
+    for candidate in kept:
+        credit = credits.get(candidate.rep, 0.0) + candidate.weight
+        updated[candidate.rep] = credit
+        total += candidate.weight
+        if best is None or credit > updated[best.rep]:
+            best = candidate
+    assert best is not None
+    updated[best.rep] -= total
+    return best, updated
+
+
+def least_loaded(kept: list[Candidate], load_of: Callable[[Candidate], int]) -> Candidate:
+    """The rep with the lowest share of their cap used today (or lowest load if uncapped)."""
+
+    def used(candidate: Candidate) -> float:
+        load = load_of(candidate)
+        return load / candidate.capacity if candidate.capacity else float(load)
+
+    return min(kept, key=used)
