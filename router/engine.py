@@ -45,6 +45,7 @@ class Draft:
     method: str = ""
     overlays: list[tuple[OverlayCard, str]] = field(default_factory=list)
     missing: str | None = None
+    skipped: list[str] = field(default_factory=list)
     trace: Trace = field(default_factory=list)
     plan: Plan | None = None
 
@@ -309,6 +310,7 @@ def _territory(rules: CompiledRules, draft: Draft, now: dt.datetime, trace: Trac
     skipped: list[str] = []
     weights = pool.weights_for(product.weights_from)
     candidates = _candidates(rules, pool.reps, weights, now, pool.working_hours, skipped)
+    draft.skipped = skipped
     draft.method = pool.method
     rotation = f"{pool.key}:{product.weights_from}" if pool.method == "weighted" else pool.key
     step(trace, "distribution", METHOD_WORDS[pool.method], *skipped)
@@ -466,6 +468,6 @@ def _reason(draft: Draft, outcome: Outcome, rep: RepCard) -> str:
 def _nobody(draft: Draft, outcome: Outcome) -> str:
     if draft.territory is None:
         return "no owner was found"
-    skipped = ", ".join(f"{a} ({b})" for a, b in outcome.skipped)
+    skipped = "; ".join([*draft.skipped, *(f"skipped {a}: {b}" for a, b in outcome.skipped)])
     base = f"nobody in territory {draft.territory.id} is available"
     return f"{base}: {skipped}" if skipped else base

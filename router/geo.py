@@ -81,25 +81,25 @@ _ASCII_PUNCTUATION_TO_SPACE = bytes.maketrans(
 _BRACKETED = re.compile(r"\s*[\[(]([^\])]*)[\])]")
 _ISO_3166_2_CODE = re.compile(r"[A-Z]{2}-[A-Z0-9]{1,3}")
 
-_US_ZIP = re.compile(r"(\d{5})(?:-?\d{4})?")
-_US_ZIP_WITHOUT_LEADING_ZEROS = re.compile(r"\d{3,4}")
+_US_ZIP = re.compile(r"(\d{5})(?:-?\d{4})?", re.ASCII)
+_US_ZIP_WITHOUT_LEADING_ZEROS = re.compile(r"\d{3,4}", re.ASCII)
 # Canada Post never uses D, F, I, O, Q or U, and W and Z never start a postal code.
-_CA_POSTAL = re.compile(r"[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z](?:\d[ABCEGHJ-NPRSTV-Z]\d)?")
-_GB_POSTCODE = re.compile(r"([A-Z]{1,2}\d[A-Z\d]?|GIR)(?:\d[A-Z]{2})?")
+_CA_POSTAL = re.compile(
+    r"[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z](?:\d[ABCEGHJ-NPRSTV-Z]\d)?", re.ASCII
+)
+_GB_POSTCODE = re.compile(r"([A-Z]{1,2}\d[A-Z\d]?|GIR)(?:\d[A-Z]{2})?", re.ASCII)
 _OTHER_POSTAL = re.compile(r"[A-Z0-9]{2,10}")
 
-_US_PREFIX = re.compile(r"\d{1,5}")
+_US_PREFIX = re.compile(r"\d{1,5}", re.ASCII)
 _CA_PREFIX = re.compile(
-    r"[ABCEGHJ-NPRSTVXY](?:\d(?:[ABCEGHJ-NPRSTV-Z](?:\d(?:[ABCEGHJ-NPRSTV-Z]\d?)?)?)?)?"
+    r"[ABCEGHJ-NPRSTVXY](?:\d(?:[ABCEGHJ-NPRSTV-Z](?:\d(?:[ABCEGHJ-NPRSTV-Z]\d?)?)?)?)?", re.ASCII
 )
-_GB_PREFIX = re.compile(r"[A-Z]{1,2}(?:\d[A-Z\d]?)?|GIR")
+_GB_PREFIX = re.compile(r"[A-Z]{1,2}(?:\d[A-Z\d]?)?|GIR", re.ASCII)
 _OTHER_PREFIX = re.compile(r"[A-Z0-9]{1,10}")
 
 
 def _fold(value: str) -> str:
-    """Lower-case and strip accents, keeping letters that have no ASCII base (ø, ł)."""
-    if value.isascii():
-        return value.lower()
+    """Case-fold and strip accents, keeping letters that have no ASCII base (ø, ł)."""
     decomposed = unicodedata.normalize("NFKD", value.casefold())
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
@@ -270,6 +270,11 @@ def region_country(code: str) -> str:
     return country
 
 
+def _compact(value: str) -> str:
+    """Upper case without any whitespace: 'k1a 0b1' -> 'K1A0B1'."""
+    return "".join(value.split()).upper()
+
+
 def _us_zip(value: str) -> str | None:
     match = _US_ZIP.fullmatch(value)
     if match:
@@ -280,17 +285,17 @@ def _us_zip(value: str) -> str | None:
 
 
 def _ca_postal(value: str) -> str | None:
-    compact = value.replace(" ", "").upper()
+    compact = _compact(value)
     return compact if _CA_POSTAL.fullmatch(compact) else None
 
 
 def _gb_outward(value: str) -> str | None:
-    match = _GB_POSTCODE.fullmatch(value.replace(" ", "").upper())
+    match = _GB_POSTCODE.fullmatch(_compact(value))
     return match.group(1) if match else None
 
 
 def _other_postal(value: str) -> str | None:
-    compact = value.replace(" ", "").replace("-", "").upper()
+    compact = _compact(value).replace("-", "")
     return compact if _OTHER_POSTAL.fullmatch(compact) else None
 
 
@@ -312,7 +317,7 @@ def postal_code(country: str | None, value: str) -> str | None:
 
 def postal_code_valid_for_rules(country: str, value: str) -> str | None:
     """Canonical postal-code prefix from a rule file, or None if no valid code could start so."""
-    compact = value.replace(" ", "").upper()
+    compact = _compact(value)
     if country == "US":
         pattern = _US_PREFIX
     elif country == "CA":
@@ -326,17 +331,19 @@ def postal_code_valid_for_rules(country: str, value: str) -> str | None:
 
 
 @cache
-def _zip_table() -> dict[str, tuple[str | None, str | None]]:
-    """Each US ZIP to its ISO 3166-2 region and IANA time zone, either possibly unknown."""
-    regions = _region_codes()
-    table: dict[str, tuple[str | None, str | None]] = {}
-    # zipcodes ships py.typed but leaves its public wrappers unannotated.
-    for entry in zipcodes.list_all():  # type: ignore[no-untyped-call]
-        region = f"US-{entry['state']}"
-        table[entry["zip_code"]] = (
-            region if region in regions else None,
-            entry["timezone"] or None,
-        )
+def _zip_table() -> dict[str, tuple[str, str | None]]:
+    """Each US ZIP to its ISO 3166-2 region and IANA time zone (None when zipcodes has none).
+
+    Queried one region at a time: materialising all 42k records at once keeps about
+    90 MB more memory in the process. ZIPs of military post offices (AA, AE, AP) and of
+    the freely associated states (FM, MH, PW) are left out, having no US ISO region.
+    """
+    table: dict[str, tuple[str, str | None]] = {}
+    for region in _regions()["US"]:
+        state = region.code.partition("-")[2]
+        # zipcodes ships py.typed but leaves its public wrappers unannotated.
+        for entry in zipcodes.filter_by(state=state):  # type: ignore[no-untyped-call]
+            table[entry["zip_code"]] = (region.code, entry["timezone"] or None)
     return table
 
 

@@ -7,6 +7,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,7 @@ class Router:
         self.rules = rules
         self.state = state
         self.rules_dir = rules_dir
+        self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
         metrics.show_rules_version(rules.name, rules.version)
 
     def reload(self) -> CompiledRules:
@@ -75,7 +77,7 @@ class Router:
         Raises LeadError for unreadable fields, LeadConflict for a reused id,
         StateUnavailable when the shared state cannot be reached.
         """
-        now = now or dt.datetime.now(dt.UTC)
+        now = now or self.clock()
         rules = self.rules
         return await self._commit(rules, lead, prepare(rules, lead, now), now)
 
@@ -87,7 +89,7 @@ class Router:
         A lead id reused for a different payload gets an error entry in place of
         its decision; the others are decided.
         """
-        now = now or dt.datetime.now(dt.UTC)
+        now = now or self.clock()
         rules = self.rules
         drafts = []
         errors: list[tuple[str, str]] = []
@@ -165,7 +167,7 @@ class Router:
     async def explain(self, lead: Lead, now: dt.datetime | None = None) -> dict[str, Any]:
         """The decision this lead would get now, with its trace; changes no state."""
         rules = self.rules
-        now = now or dt.datetime.now(dt.UTC)
+        now = now or self.clock()
         draft = prepare(rules, lead, now)
         assert draft.plan is not None
         outcome = await self.state.preview(draft.plan, now)

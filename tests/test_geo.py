@@ -203,8 +203,10 @@ def test_region_country_rejects_a_value_without_prefix() -> None:
         ("US", "9453", "09453"),
         ("US", "94538-12", None),
         ("US", "ABCDE", None),
+        ("US", "\u0669\u0664\u0665\u0663\u0668", None),
         ("US", "", None),
         ("CA", "k1a 0b1", "K1A0B1"),
+        ("CA", "K1A\t0B1", "K1A0B1"),
         ("CA", "K1A0B1", "K1A0B1"),
         ("CA", "A1A1A1", "A1A1A1"),
         ("CA", "M5V", "M5V"),
@@ -296,5 +298,7 @@ def test_us_zip_gives_state_and_time_zone(
     assert us_timezone_for_zip(zip5) == timezone
 
 
-def test_military_zip_has_no_iso_state() -> None:
-    assert us_state_for_zip("09001") is None
+@pytest.mark.parametrize("zip5", ["09001", "96960"])
+def test_military_and_freely_associated_state_zips_have_no_region(zip5: str) -> None:
+    assert us_state_for_zip(zip5) is None
+    assert us_timezone_for_zip(zip5) is None
