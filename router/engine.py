@@ -406,6 +406,8 @@ def conclude(
         queue_id = rules.fallback_default
         if product is not None:
             queue_id = rules.fallback_by_product.get(product.id, queue_id)
+        if draft.territory is not None:
+            queue_id = rules.fallback_by_territory.get(draft.territory.id, queue_id)
         queue = rules.queues[queue_id]
         primary = dict(queue.wire)
         why = draft.missing or _nobody(draft, outcome)

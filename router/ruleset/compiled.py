@@ -224,6 +224,7 @@ class CompiledRules:
     overlays: tuple[OverlayCard, ...]
     fallback_default: str
     fallback_by_product: Mapping[str, str]
+    fallback_by_territory: Mapping[str, str]
     warnings: tuple[str, ...]
 
     def counts(self) -> dict[str, int]:

@@ -121,6 +121,7 @@ class _Compiler:
         queues = self.queues()
         fallback_default, fallback_by_product = self.fallbacks(queues, products)
         territories, structures = self.territories(products, segments, reps)
+        fallback_by_territory = self.territory_fallbacks(queues, territories)
         by_domain, by_crm_id = self.accounts(products, segments, reps)
         overlays = self.overlays(products, segments, reps)
         if self.problems:
@@ -143,6 +144,7 @@ class _Compiler:
             overlays=overlays,
             fallback_default=fallback_default,
             fallback_by_product=fallback_by_product,
+            fallback_by_territory=fallback_by_territory,
             warnings=tuple(self.warnings),
         )
 
@@ -408,6 +410,17 @@ class _Compiler:
             if queue_id not in queues:
                 self.report(at, queue_id, "is not a queue id")
         return fallbacks.default, dict(fallbacks.products)
+
+    def territory_fallbacks(
+        self, queues: dict[str, QueueCard], territories: dict[str, TerritoryCard]
+    ) -> dict[str, str]:
+        for territory_id, queue_id in self.rules.fallbacks.territories.items():
+            at = ("fallbacks", "territories", territory_id)
+            if territory_id not in territories:
+                self.report(at, territory_id, "is not a territory id")
+            if queue_id not in queues:
+                self.report(at, queue_id, "is not a queue id")
+        return dict(self.rules.fallbacks.territories)
 
     # territories ---------------------------------------------------------
 

@@ -36,6 +36,9 @@ class _Range:
     draft: _SlotDraft
     at: Path
 
+    def holder(self) -> str:
+        return next(iter(self.draft.claims.values()))[0].id
+
 
 @dataclass
 class _IndexDraft:
@@ -202,10 +205,10 @@ class GeoClaims:
     def build(self) -> dict[str, dict[str, GeoIndex]]:
         structures: dict[str, dict[str, GeoIndex]] = defaultdict(dict)
         for (structure, segment), draft in self.drafts.items():
-            structures[structure][segment] = self.freeze(structure, segment, draft)
+            structures[structure][segment] = self.freeze(draft)
         return dict(structures)
 
-    def freeze(self, structure: str, segment: str, draft: _IndexDraft) -> GeoIndex:
+    def freeze(self, draft: _IndexDraft) -> GeoIndex:
         tables: dict[str, list[RangeTable]] = defaultdict(list)
         for (country, length), bucket in draft.ranges.items():
             bucket.sort(key=lambda r: (r.low, r.high))
@@ -216,7 +219,7 @@ class GeoClaims:
                         after.at,
                         f"{after.low}-{after.high}",
                         f"overlaps postal range {widest.low}-{widest.high} "
-                        f"of {structure} / {segment}",
+                        f"of territory {widest.holder()!r}",
                     )
                 if after.high > widest.high:
                     widest = after
@@ -229,7 +232,7 @@ class GeoClaims:
                     tuple(range_rank(r.low, r.high) for r in bucket),
                 )
             )
-            self.prefixes_inside_ranges(draft, country, length, bucket, structure, segment)
+            self.prefixes_inside_ranges(draft, country, length, bucket)
         return GeoIndex(
             prefixes={c: {p: s.freeze() for p, s in t.items()} for c, t in draft.prefixes.items()},
             prefix_lengths={
@@ -248,8 +251,6 @@ class GeoClaims:
         country: str,
         length: int,
         bucket: list[_Range],
-        structure: str,
-        segment: str,
     ) -> None:
         """A prefix and a range of the same rank over the same codes are ambiguous."""
         lows = [r.low for r in bucket]
@@ -267,5 +268,5 @@ class GeoClaims:
                     where,
                     prefix,
                     f"is a postal prefix as specific as postal range "
-                    f"{hit.low}-{hit.high} of {structure} / {segment}, and overlaps it",
+                    f"{hit.low}-{hit.high} of territory {hit.holder()!r}, and overlaps it",
                 )

@@ -28,7 +28,8 @@ class RulesError(Exception):
     """Raised when a rule set has mistakes; carries every one of them."""
 
     def __init__(self, problems: list[Problem]) -> None:
-        self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.path))
+        unique = {str(p): p for p in problems}
+        self.problems = sorted(unique.values(), key=lambda p: (p.file, p.line, p.path))
         lines = "\n".join(f"  {p}" for p in self.problems)
         super().__init__(f"{len(self.problems)} problem(s) in the rule files:\n{lines}")
 

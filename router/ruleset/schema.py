@@ -97,8 +97,11 @@ class Queue(Rule):
 
 
 class Fallbacks(Rule):
+    """Queues for what no rep takes: per territory, then per product, then the default."""
+
     default: Id
     products: dict[Id, Id] = {}
+    territories: dict[Id, Id] = {}
 
 
 class PoolMember(Rule):

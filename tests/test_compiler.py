@@ -1,0 +1,205 @@
+"""The compiler: every mistake reported with file, line, value and expectation, all at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from router.ruleset.compiler import compile_rules
+from router.ruleset.problems import RulesError
+
+PRODUCTS = """\
+products:
+  - {id: crm, name: CRM, model: portfolio, portfolio: suite, priority: 1}
+  - {id: marketing, name: Marketing, model: portfolio, portfolio: suite, priority: 2}
+  - {id: security, name: Security, model: dedicated, priority: 3}
+segments:
+  - {id: smb}
+  - {id: enterprise, min_employees: 1000}
+"""
+
+REPS = """\
+reps:
+  - {id: ann, name: Ann, email: ann@x.example, products: {crm: 70, marketing: 30}}
+  - {id: bob, name: Bob, email: bob@x.example, products: {crm: 30, marketing: 70}}
+  - {id: sam, name: Sam, email: sam@x.example, products: [security]}
+queues:
+  - {id: triage, name: Triage}
+fallbacks: {default: triage}
+"""
+
+TERRITORIES = """\
+territories:
+  - id: west
+    covers: suite
+    regions: [US-CA, US-WA]
+    owner: {pool: [ann, bob], method: weighted}
+  - id: bay
+    covers: suite
+    postal: {US: ["941", "90000-90999"]}
+    owner: {rep: ann}
+  - id: sec
+    covers: security
+    anywhere: true
+    owner: {rep: sam}
+"""
+
+
+def write(tmp_path: Path, **files: str) -> Path:
+    base = {"products.yaml": PRODUCTS, "reps.yaml": REPS, "territories.yaml": TERRITORIES}
+    base.update({name.replace("_", ".", 1) if "_yaml" in name else name: text
+                 for name, text in files.items()})
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    for name, text in base.items():
+        (rules / name).write_text(text)
+    return rules
+
+
+def problems(rules: Path) -> list[str]:
+    with pytest.raises(RulesError) as caught:
+        compile_rules(rules)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_valid_rules_compile_with_a_content_hash_version(tmp_path: Path) -> None:
+    compiled = compile_rules(write(tmp_path))
+    again = compile_rules(tmp_path / "rules")
+    assert len(compiled.version) == 12
+    assert compiled.version == again.version
+    assert compiled.counts() == {
+        "products": 3, "segments": 2, "reps": 3, "queues": 1, "territories": 3,
+        "named_accounts": 0, "overlays": 0,
+    }
+
+
+def test_any_edit_changes_the_version(tmp_path: Path) -> None:
+    before = compile_rules(write(tmp_path)).version
+    (tmp_path / "rules" / "reps.yaml").write_text(REPS + "# a comment\n")
+    assert compile_rules(tmp_path / "rules").version != before
+
+
+def test_unknown_rep_in_a_pool(tmp_path: Path) -> None:
+    rules = write(tmp_path, territories_yaml=TERRITORIES.replace("[ann, bob]", "[ann, bobb]"))
+    assert problems(rules) == [
+        "rules/territories.yaml:5: territories[0].owner.pool[1]: 'bobb' is not a rep id"
+    ]
+
+
+def test_unknown_product_carried_by_a_rep(tmp_path: Path) -> None:
+    rules = write(tmp_path, reps_yaml=REPS.replace("products: [security]", "products: [secure]"))
+    assert problems(rules) == [
+        "rules/reps.yaml:4: reps[2].products.secure: 'secure' is not a product id",
+        "rules/territories.yaml:13: territories[2].owner.rep: 'sam' does not carry security",
+    ]
+
+
+def test_unknown_territory_in_a_fallback(tmp_path: Path) -> None:
+    reps = REPS.replace("{default: triage}", "{default: triage, territories: {east: triage}}")
+    assert problems(write(tmp_path, reps_yaml=reps)) == [
+        "rules/reps.yaml:7: fallbacks.territories.east: 'east' is not a territory id"
+    ]
+
+
+def test_duplicate_ids(tmp_path: Path) -> None:
+    more = "reps:\n  - {id: sam, name: Sam Two, email: sam2@x.example, products: [security]}\n"
+    rules = write(tmp_path, **{"team-2.yaml": more})
+    assert problems(rules) == ["rules/team-2.yaml:2: reps[3].id: 'sam' is a duplicate reps id"]
+
+
+def test_unknown_country_and_region_codes(tmp_path: Path) -> None:
+    territories = TERRITORIES.replace("regions: [US-CA, US-WA]",
+                                      "regions: [US-CA, US-XX]\n    countries: [Germany]")
+    assert problems(write(tmp_path, territories_yaml=territories)) == [
+        "rules/territories.yaml:4: territories[0].regions[1]: 'US-XX' is not an ISO 3166-2 "
+        "region code (expected e.g. US-CA, CA-ON)",
+        "rules/territories.yaml:5: territories[0].countries[0]: 'Germany' is not an ISO "
+        "3166-1 alpha-2 country code (did you mean 'DE'?)",
+    ]
+
+
+def test_overlapping_postal_ranges(tmp_path: Path) -> None:
+    territories = TERRITORIES + """\
+  - id: la
+    covers: suite
+    postal: {US: ["90500-91499"]}
+    owner: {rep: bob}
+"""
+    assert problems(write(tmp_path, territories_yaml=territories)) == [
+        "rules/territories.yaml:16: territories[3].postal.US[0]: '90500-91499' overlaps "
+        "postal range 90000-90999 of territory 'bay'"
+    ]
+
+
+def test_two_territories_on_the_same_place_at_the_same_specificity(tmp_path: Path) -> None:
+    territories = TERRITORIES + """\
+  - id: west-two
+    covers: suite
+    regions: [US-WA]
+    segments: [smb]
+    owner: {rep: bob}
+"""
+    assert problems(write(tmp_path, territories_yaml=territories)) == [
+        "rules/territories.yaml:14: territories[3]: 'west-two' matches region US-WA at the "
+        "same specificity as territory 'west' for the same products, segment and any industry"
+    ]
+
+
+def test_nested_prefixes_and_other_segments_are_not_ambiguous(tmp_path: Path) -> None:
+    territories = TERRITORIES + """\
+  - id: sf
+    covers: suite
+    postal: {US: ["9410"]}
+    owner: {rep: bob}
+  - id: west-enterprise
+    covers: suite
+    regions: [US-WA]
+    segments: [enterprise]
+    industries: [Retail]
+    owner: {rep: bob}
+"""
+    assert compile_rules(write(tmp_path, territories_yaml=territories)).counts()["territories"] == 5
+
+
+def test_portfolio_weights_that_do_not_add_up(tmp_path: Path) -> None:
+    reps = REPS.replace("{crm: 30, marketing: 70}", "{crm: 30, marketing: 60}")
+    assert problems(write(tmp_path, reps_yaml=reps)) == [
+        "rules/reps.yaml:3: reps[1].products: {'crm': 30.0, 'marketing': 60.0} portfolio "
+        "'suite' weights add up to 90, expected 100"
+    ]
+
+
+def test_pool_without_reps(tmp_path: Path) -> None:
+    territories = TERRITORIES.replace("[ann, bob]", "[]")
+    assert problems(write(tmp_path, territories_yaml=territories)) == [
+        "rules/territories.yaml:5: territories[0].owner.pool: [] is invalid: List should "
+        "have at least 1 item after validation, not 0"
+    ]
+
+
+def test_unknown_field_and_wrong_type_name_the_line(tmp_path: Path) -> None:
+    reps = REPS.replace("email: sam@x.example,", "email: sam@x.example, capacity: 5,")
+    reps = reps.replace("{id: ann, name: Ann,", "{id: ann, name: Ann, daily_capacity: many,")
+    assert problems(write(tmp_path, reps_yaml=reps)) == [
+        "rules/reps.yaml:2: reps[0].daily_capacity: 'many' is invalid: Input should be a "
+        "valid integer, unable to parse string as an integer",
+        "rules/reps.yaml:4: reps[2].capacity: 'capacity' is not a known field here",
+    ]
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    rules = write(tmp_path, reps_yaml=REPS.replace("queues:", "queues: [\n"))
+    assert problems(rules) == [
+        "rules/reps.yaml:7: \"expected the node content, but found '-'\" is a YAML syntax error"
+    ]
+
+
+def test_every_mistake_is_reported_at_once(tmp_path: Path) -> None:
+    reps = REPS.replace("{crm: 30, marketing: 70}", "{crm: 30, marketing: 60}")
+    territories = TERRITORIES.replace("[ann, bob]", "[ann, zed]").replace("US-WA", "US-ZZ")
+    found = problems(write(tmp_path, reps_yaml=reps, territories_yaml=territories))
+    assert len(found) == 3
+    assert [p.split(":")[0] for p in found] == [
+        "rules/reps.yaml", "rules/territories.yaml", "rules/territories.yaml"
+    ]
