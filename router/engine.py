@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from router.leads import Lead, NormalLead, normalise
 from router.plan import Candidate, Outcome, Pick, Plan, Sticky
@@ -186,13 +187,13 @@ def _named_owner(
         step(trace, "named_account", "none", f"{account.key} names no owner for {product.id}")
         return None
     rep = rules.reps[owner_id]
-    day = now.astimezone(rep.timezone).date()
+    day = local_day(rep.timezone, now)
     notes = [f"{account.key} is owned by {rep.name}"]
     why = _unavailable(rep, now, hours=False)
     if why:
         notes.append(f"{rep.name} is {why}, but a named account stays with its owner")
     step(trace, "named_account", owner_id, *notes)
-    return Candidate(owner_id, 1.0, rep.daily_capacity, day.isoformat())
+    return Candidate(owner_id, 1.0, rep.daily_capacity, day)
 
 
 def _stickiness(
@@ -204,29 +205,48 @@ def _stickiness(
     if account is None:
         step(trace, "stickiness", "none", "no account domain or CRM account id")
         return None
-    carriers = [
-        r for r in rules.reps.values() if product.weights_from in r.weights and r.role == "primary"
-    ]
-    allowed = []
-    for rep in carriers:
-        if _unavailable(rep, now, hours=False) is None:
-            allowed.append(
-                Candidate(
-                    rep.id, 1.0, rep.daily_capacity, now.astimezone(rep.timezone).date().isoformat()
-                )
-            )
-    key = f"{product.structure}:{account}"
-    return Sticky(key, frozenset(r.id for r in carriers), tuple(allowed))
+    step(trace, "stickiness", "pending", f"account {account}")
+    blocked = frozenset(
+        rep_id
+        for rep_id in rules.limited_carriers.get(product.weights_from, ())
+        if _unavailable(rules.reps[rep_id], now, hours=False) is not None
+    )
+    days = {name: local_day(zone, now) for name, zone in rules.zones.items()}
+    return Sticky(
+        f"{product.structure}:{account}",
+        rules.carriers.get(product.weights_from, frozenset()),
+        blocked,
+        rules.zone_of,
+        days,
+    )
+
+
+_DAYS: dict[str, tuple[float, float, str]] = {}
+
+
+def local_day(zone: ZoneInfo, now: dt.datetime) -> str:
+    """The date in zone at now, cached until that zone's next midnight."""
+    stamp = now.timestamp()
+    cached = _DAYS.get(zone.key)
+    if cached is not None and cached[0] <= stamp < cached[1]:
+        return cached[2]
+    local = now.astimezone(zone)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    start = midnight.timestamp()
+    end = (midnight + dt.timedelta(days=1)).replace(tzinfo=zone).timestamp()
+    day = local.date().isoformat()
+    _DAYS[zone.key] = (start, end, day)
+    return day
 
 
 def _unavailable(rep: RepCard, now: dt.datetime, hours: bool) -> str | None:
     if not rep.active:
         return "inactive"
-    local = now.astimezone(rep.timezone)
-    if rep.absences and rep.absent_on(local.date()):
-        back = next(end for start, end in rep.absences if start <= local.date() <= end)
-        return f"out of office until {back.isoformat()}"
-    if hours and rep.hours is not None and not rep.hours.contain(local):
+    if rep.absences:
+        back = rep.back_from_absence(local_day(rep.timezone, now))
+        if back is not None:
+            return f"out of office until {back}"
+    if hours and rep.hours is not None and not rep.hours.contain(now.astimezone(rep.timezone)):
         return "outside working hours"
     return None
 
@@ -286,8 +306,7 @@ def _candidates(
             continue
         if weight <= 0:
             continue
-        day = now.astimezone(rep.timezone).date().isoformat()
-        chosen.append(Candidate(rep_id, weight, rep.daily_capacity, day))
+        chosen.append(Candidate(rep_id, weight, rep.daily_capacity, local_day(rep.timezone, now)))
     return tuple(chosen)
 
 
@@ -313,7 +332,7 @@ def _territory(rules: CompiledRules, draft: Draft, now: dt.datetime, trace: Trac
     draft.skipped = skipped
     draft.method = pool.method
     rotation = f"{pool.key}:{product.weights_from}" if pool.method == "weighted" else pool.key
-    step(trace, "distribution", METHOD_WORDS[pool.method], *skipped)
+    step(trace, "distribution", "pending", METHOD_WORDS[pool.method], *skipped)
     return Pick(rotation, pool.method, candidates)
 
 
@@ -385,23 +404,28 @@ def conclude(
     with_trace: bool,
 ) -> dict[str, Any]:
     """The decision on the wire, from the draft and the state's outcome."""
-    trace = list(draft.trace)
+    trace = [dict(entry) for entry in draft.trace]
     product = draft.product
     primary: dict[str, Any]
+    if outcome.via != "sticky":
+        owner = outcome.previous_owner
+        settle(
+            trace,
+            "stickiness",
+            "none",
+            f"owner {owner} cannot take it now" if owner else "the account has no owner yet",
+        )
+    if outcome.primary is None:
+        settle(trace, "distribution", "none", *(f"{a}: {b}" for a, b in outcome.skipped))
     if outcome.primary is not None:
         rep = rules.reps[outcome.primary]
         primary = dict(rep.wire)
         reason = _reason(draft, outcome, rep)
         if outcome.via == "pool":
-            trace.append(
-                {
-                    "step": "distribution",
-                    "result": rep.id,
-                    "notes": [f"{s[0]}: {s[1]}" for s in outcome.skipped],
-                }
-            )
+            runtime = [f"{a}: {b}" for a, b in outcome.skipped]
+            settle(trace, "distribution", rep.id, *runtime, f"picked {rep.name}")
         elif outcome.via == "sticky":
-            step(trace, "stickiness", rep.id, f"the account already belongs to {rep.name}")
+            settle(trace, "stickiness", rep.id, f"the account already belongs to {rep.name}")
     else:
         queue_id = rules.fallback_default
         if product is not None:
@@ -446,6 +470,15 @@ def conclude(
     if with_trace:
         decision["trace"] = trace
     return decision
+
+
+def settle(trace: Trace, name: str, result: str, *notes: str) -> None:
+    """Fill in a step that waited for the state's outcome."""
+    for entry in trace:
+        if entry["step"] == name:
+            entry["result"] = result
+            entry["notes"] = [*entry["notes"], *notes]
+            return
 
 
 def _reason(draft: Draft, outcome: Outcome, rep: RepCard) -> str:

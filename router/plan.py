@@ -8,6 +8,7 @@ one atomic step, and returned as an Outcome.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -35,11 +36,24 @@ class Pick:
 
 @dataclass(frozen=True, slots=True)
 class Sticky:
-    """The account's owner for a territory structure, and who may still take it."""
+    """The account's owner for a territory structure, and who may still take it.
+
+    `carriers` (reps who sell the product) and `zone_of` are shared by every lead
+    of a rule version; `blocked` holds carriers out of office or inactive today,
+    and `days` the local date of each time zone, to count the owner's load.
+    """
 
     key: str
-    known: frozenset[str]
-    allowed: tuple[Candidate, ...]
+    carriers: frozenset[str]
+    blocked: frozenset[str]
+    zone_of: Mapping[str, str]
+    days: Mapping[str, str]
+
+    def may_take(self, owner: str) -> bool:
+        return owner in self.carriers and owner not in self.blocked
+
+    def day_of(self, owner: str) -> str:
+        return self.days[self.zone_of[owner]]
 
 
 @dataclass(frozen=True, slots=True)

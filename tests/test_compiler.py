@@ -48,8 +48,12 @@ territories:
 
 def write(tmp_path: Path, **files: str) -> Path:
     base = {"products.yaml": PRODUCTS, "reps.yaml": REPS, "territories.yaml": TERRITORIES}
-    base.update({name.replace("_", ".", 1) if "_yaml" in name else name: text
-                 for name, text in files.items()})
+    base.update(
+        {
+            name.replace("_", ".", 1) if "_yaml" in name else name: text
+            for name, text in files.items()
+        }
+    )
     rules = tmp_path / "rules"
     rules.mkdir()
     for name, text in base.items():
@@ -69,8 +73,13 @@ def test_valid_rules_compile_with_a_content_hash_version(tmp_path: Path) -> None
     assert len(compiled.version) == 12
     assert compiled.version == again.version
     assert compiled.counts() == {
-        "products": 3, "segments": 2, "reps": 3, "queues": 1, "territories": 3,
-        "named_accounts": 0, "overlays": 0,
+        "products": 3,
+        "segments": 2,
+        "reps": 3,
+        "queues": 1,
+        "territories": 3,
+        "named_accounts": 0,
+        "overlays": 0,
     }
 
 
@@ -109,8 +118,9 @@ def test_duplicate_ids(tmp_path: Path) -> None:
 
 
 def test_unknown_country_and_region_codes(tmp_path: Path) -> None:
-    territories = TERRITORIES.replace("regions: [US-CA, US-WA]",
-                                      "regions: [US-CA, US-XX]\n    countries: [Germany]")
+    territories = TERRITORIES.replace(
+        "regions: [US-CA, US-WA]", "regions: [US-CA, US-XX]\n    countries: [Germany]"
+    )
     assert problems(write(tmp_path, territories_yaml=territories)) == [
         "rules/territories.yaml:4: territories[0].regions[1]: 'US-XX' is not an ISO 3166-2 "
         "region code (expected e.g. US-CA, CA-ON)",
@@ -120,12 +130,15 @@ def test_unknown_country_and_region_codes(tmp_path: Path) -> None:
 
 
 def test_overlapping_postal_ranges(tmp_path: Path) -> None:
-    territories = TERRITORIES + """\
+    territories = (
+        TERRITORIES
+        + """\
   - id: la
     covers: suite
     postal: {US: ["90500-91499"]}
     owner: {rep: bob}
 """
+    )
     assert problems(write(tmp_path, territories_yaml=territories)) == [
         "rules/territories.yaml:16: territories[3].postal.US[0]: '90500-91499' overlaps "
         "postal range 90000-90999 of territory 'bay'"
@@ -133,13 +146,16 @@ def test_overlapping_postal_ranges(tmp_path: Path) -> None:
 
 
 def test_two_territories_on_the_same_place_at_the_same_specificity(tmp_path: Path) -> None:
-    territories = TERRITORIES + """\
+    territories = (
+        TERRITORIES
+        + """\
   - id: west-two
     covers: suite
     regions: [US-WA]
     segments: [smb]
     owner: {rep: bob}
 """
+    )
     assert problems(write(tmp_path, territories_yaml=territories)) == [
         "rules/territories.yaml:14: territories[3]: 'west-two' matches region US-WA at the "
         "same specificity as territory 'west' for the same products, segment and any industry"
@@ -147,7 +163,9 @@ def test_two_territories_on_the_same_place_at_the_same_specificity(tmp_path: Pat
 
 
 def test_nested_prefixes_and_other_segments_are_not_ambiguous(tmp_path: Path) -> None:
-    territories = TERRITORIES + """\
+    territories = (
+        TERRITORIES
+        + """\
   - id: sf
     covers: suite
     postal: {US: ["9410"]}
@@ -159,6 +177,7 @@ def test_nested_prefixes_and_other_segments_are_not_ambiguous(tmp_path: Path) ->
     industries: [Retail]
     owner: {rep: bob}
 """
+    )
     assert compile_rules(write(tmp_path, territories_yaml=territories)).counts()["territories"] == 5
 
 
@@ -201,5 +220,7 @@ def test_every_mistake_is_reported_at_once(tmp_path: Path) -> None:
     found = problems(write(tmp_path, reps_yaml=reps, territories_yaml=territories))
     assert len(found) == 3
     assert [p.split(":")[0] for p in found] == [
-        "rules/reps.yaml", "rules/territories.yaml", "rules/territories.yaml"
+        "rules/reps.yaml",
+        "rules/territories.yaml",
+        "rules/territories.yaml",
     ]

@@ -57,7 +57,8 @@ def install(app: FastAPI) -> None:
     async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
         seen: dict[str, str] = {}
         for item in error.errors():
-            seen.setdefault(_field(item["loc"]), _message(item))
+            where = "body" if item.get("type") == "json_invalid" else _field(item["loc"])
+            seen.setdefault(where, _message(item))
         return invalid(list(seen.items()))
 
     @app.exception_handler(BodyTooLarge)

@@ -38,7 +38,7 @@ async def status(router: RouterDep, rep_id: str) -> dict[str, Any]:
     why = None
     if not rep.active:
         why = "inactive in the rule files"
-    elif rep.absent_on(day):
+    elif rep.back_from_absence(day.isoformat()):
         why = "out of office in the rule files"
     elif availability is not None:
         why = availability.blocks(now)

@@ -38,11 +38,12 @@ class RepCard:
     timezone: ZoneInfo
     hours: Hours | None
     active: bool
-    absences: tuple[tuple[dt.date, dt.date], ...]
+    absences: tuple[tuple[str, str], ...]
     wire: Mapping[str, Any]
 
-    def absent_on(self, day: dt.date) -> bool:
-        return any(start <= day <= end for start, end in self.absences)
+    def back_from_absence(self, day: str) -> str | None:
+        """The last day of the absence covering day (ISO dates), or None."""
+        return next((end for start, end in self.absences if start <= day <= end), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +227,10 @@ class CompiledRules:
     fallback_by_product: Mapping[str, str]
     fallback_by_territory: Mapping[str, str]
     warnings: tuple[str, ...]
+    carriers: Mapping[str, frozenset[str]]
+    limited_carriers: Mapping[str, tuple[str, ...]]
+    zone_of: Mapping[str, str]
+    zones: Mapping[str, ZoneInfo]
 
     def counts(self) -> dict[str, int]:
         return {

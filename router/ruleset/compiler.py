@@ -89,6 +89,25 @@ def _schema_problems(error: ValidationError, document: Any, sources: SourceMap) 
     return list(problems.values())
 
 
+def _stickiness_tables(reps: dict[str, RepCard]) -> dict[str, Any]:
+    """Who may own an account per product, and who of them may be away on some day."""
+    carriers: dict[str, set[str]] = defaultdict(set)
+    limited: dict[str, list[str]] = defaultdict(list)
+    for rep in reps.values():
+        if rep.role != "primary":
+            continue
+        for product_id in rep.weights:
+            carriers[product_id].add(rep.id)
+            if not rep.active or rep.absences:
+                limited[product_id].append(rep.id)
+    return {
+        "carriers": {k: frozenset(v) for k, v in carriers.items()},
+        "limited_carriers": {k: tuple(v) for k, v in limited.items()},
+        "zone_of": {rep.id: rep.timezone.key for rep in reps.values()},
+        "zones": {rep.timezone.key: rep.timezone for rep in reps.values()},
+    }
+
+
 def _glob(pattern: str) -> re.Pattern[str]:
     return re.compile(fnmatch.translate(pattern.lower()))
 
@@ -146,6 +165,7 @@ class _Compiler:
             fallback_by_product=fallback_by_product,
             fallback_by_territory=fallback_by_territory,
             warnings=tuple(self.warnings),
+            **_stickiness_tables(reps),
         )
 
     # products and intent -------------------------------------------------
@@ -341,7 +361,7 @@ class _Compiler:
                 zone,
                 hours,
                 rep.active,
-                tuple((a.starts, a.ends) for a in rep.out_of_office),
+                tuple((a.starts.isoformat(), a.ends.isoformat()) for a in rep.out_of_office),
                 wire,
             )
         return cards

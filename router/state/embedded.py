@@ -82,10 +82,9 @@ class EmbeddedState:
             taken(plan.fixed)
         elif plan.sticky is not None and plan.sticky.key in self.owners:
             owner = self.owners[plan.sticky.key]
-            match = next((c for c in plan.sticky.allowed if c.rep == owner), None)
-            if match is not None and unavailable(owner) is None:
+            if plan.sticky.may_take(owner) and unavailable(owner) is None:
                 outcome.primary, outcome.via = owner, "sticky"
-                taken(match)
+                taken(Candidate(owner, 1.0, None, plan.sticky.day_of(owner)))
             else:
                 outcome.previous_owner = owner
         if outcome.primary is None and plan.primary is not None:
@@ -97,7 +96,7 @@ class EmbeddedState:
                 if (
                     commit
                     and sticky is not None
-                    and (self.owners.get(sticky.key) not in sticky.known)
+                    and (self.owners.get(sticky.key) not in sticky.carriers)
                 ):
                     self.owners[sticky.key] = chosen.rep
         for pick in plan.overlays:

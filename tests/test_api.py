@@ -1,0 +1,321 @@
+"""The HTTP contract: status codes, error bodies that name the field, and no state change."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from router.api.app import create_app
+from router.settings import Settings
+from tests.casebook import CASES
+from tests.http import asgi_client
+
+NOW = dt.datetime(2026, 12, 2, 15, 0, tzinfo=dt.UTC)
+WEST = {"country": "US", "region": "WA"}
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(Settings(rules_dir=CASES / "order", max_body_bytes=4096))
+    async with asgi_client(app) as client:
+        app.state.router.clock = lambda: NOW
+        yield client
+
+
+async def next_pick(client: httpx.AsyncClient) -> str:
+    response = await client.post("/v1/explain", json={"id": "probe", **WEST})
+    assert response.status_code == 200
+    return str(response.json()["primary"]["id"])
+
+
+async def loads(client: httpx.AsyncClient) -> dict[str, int]:
+    found = {}
+    for rep in ("ada", "ben"):
+        response = await client.get(f"/v1/reps/{rep}")
+        found[rep] = response.json()["load_today"]
+    return found
+
+
+async def test_route_answers_with_the_decision_and_no_trace_by_default(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post("/v1/route", json={"id": "L1", **WEST})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["primary"] == {
+        "type": "rep",
+        "id": "ada",
+        "name": "Ada West",
+        "email": "ada@corp.example",
+        "crm_user_id": "U-ADA",
+    }
+    assert "trace" not in body
+    assert body["replayed"] is False
+    assert sorted(body) == sorted(
+        [
+            "lead_id",
+            "decision_id",
+            "rules_version",
+            "decided_at",
+            "product",
+            "model",
+            "segment",
+            "territory",
+            "primary",
+            "overlays",
+            "reason",
+            "replayed",
+        ]
+    )
+
+
+async def test_retry_returns_the_stored_decision_replayed(client: httpx.AsyncClient) -> None:
+    first = (await client.post("/v1/route", json={"id": "L1", **WEST})).json()
+    before = await loads(client)
+    again = await client.post("/v1/route", json={"id": "L1", **WEST})
+    assert again.status_code == 200
+    assert again.json() == {**first, "replayed": True}
+    assert await loads(client) == before
+    assert await next_pick(client) == "ben"
+
+
+async def test_reused_id_with_another_payload_gets_409_and_changes_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    first = (await client.post("/v1/route", json={"id": "L1", **WEST})).json()
+    before = await loads(client)
+    response = await client.post("/v1/route", json={"id": "L1", "country": "DE"})
+    assert response.status_code == 409
+    detail = response.json()["detail"]
+    assert detail["decision_id"] == first["decision_id"]
+    assert "different payload" in detail["explanation"]
+    assert await loads(client) == before
+
+
+@pytest.mark.parametrize(
+    ("body", "problems"),
+    [
+        ({"country": "US"}, [{"field": "id", "message": "is required"}]),
+        (
+            {"id": "L2", "employeez": 5, "countryy": "US"},
+            [
+                {
+                    "field": "employeez",
+                    "message": "is not a known field (custom fields go in `attributes`)",
+                },
+                {
+                    "field": "countryy",
+                    "message": "is not a known field (custom fields go in `attributes`)",
+                },
+            ],
+        ),
+        (
+            {"id": "L2", "country": ["US"]},
+            [{"field": "country", "message": "Input should be a valid string (got ['US'])"}],
+        ),
+        (
+            {"id": "L2", "employees": "lots", "deal_size": "much"},
+            [
+                {
+                    "field": "employees",
+                    "message": "'lots' is not a number of employees "
+                    '(expected e.g. 1200, "1,200", "5k")',
+                },
+                {
+                    "field": "deal_size",
+                    "message": "'much' is not an amount of money "
+                    '(expected e.g. 5000000, "$2.5M", "750k")',
+                },
+            ],
+        ),
+    ],
+    ids=["missing-id", "unknown-fields", "wrong-type", "unreadable-figures"],
+)
+async def test_invalid_lead_gets_422_naming_each_field(
+    client: httpx.AsyncClient, body: dict[str, object], problems: list[dict[str, str]]
+) -> None:
+    response = await client.post("/v1/route", json=body)
+    assert response.status_code == 422
+    assert response.json() == {"error": "invalid request", "problems": problems}
+    assert await loads(client) == {"ada": 0, "ben": 0}
+
+
+async def test_malformed_json_gets_422(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/v1/route", content=b'{"id": "L3",', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    [problem] = response.json()["problems"]
+    assert problem["field"] == "body"
+    assert problem["message"].startswith("the body is not valid JSON")
+
+
+async def test_body_over_the_limit_gets_413_and_changes_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {"id": "big", **WEST, "attributes": {"notes": "x" * 5000}}
+    response = await client.post("/v1/route", json=body)
+    assert response.status_code == 413
+    assert response.json() == {
+        "error": "body too large",
+        "problems": [{"field": "body", "message": "is larger than the limit of 4096 bytes"}],
+    }
+    assert await loads(client) == {"ada": 0, "ben": 0}
+
+
+async def test_streamed_body_over_the_limit_gets_413(client: httpx.AsyncClient) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"id": "big", "attributes": {"notes": "'
+        for _ in range(10):
+            yield b"x" * 1000
+        yield b'"}}'
+
+    response = await client.post(
+        "/v1/route", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+
+
+async def test_explain_shows_the_trace_and_moves_no_rotation(client: httpx.AsyncClient) -> None:
+    first = await client.post("/v1/explain", json={"id": "E1", **WEST})
+    second = await client.post("/v1/explain", json={"id": "E1", **WEST})
+    assert first.json()["primary"]["id"] == second.json()["primary"]["id"] == "ada"
+    steps = [s["step"] for s in first.json()["trace"]]
+    assert steps == [
+        "normalise",
+        "product",
+        "segment",
+        "named_account",
+        "stickiness",
+        "territory",
+        "distribution",
+        "overlays",
+    ]
+    assert first.json()["trace"][6] == {
+        "step": "distribution",
+        "result": "ada",
+        "notes": ["weighted rotation", "picked Ada West"],
+    }
+    assert await loads(client) == {"ada": 0, "ben": 0}
+    routed = await client.post("/v1/route", json={"id": "E1", **WEST})
+    assert routed.json()["replayed"] is False
+
+
+async def test_batch_routes_in_order_and_replays_duplicates(client: httpx.AsyncClient) -> None:
+    leads = [{"id": f"B{i}", **WEST} for i in range(4)] + [{"id": "B0", **WEST}]
+    response = await client.post("/v1/route/batch", json={"leads": leads})
+    assert response.status_code == 200
+    decisions = response.json()["decisions"]
+    assert [d["primary"]["id"] for d in decisions] == ["ada", "ben", "ada", "ada", "ada"]
+    assert [d["replayed"] for d in decisions] == [False, False, False, False, True]
+
+
+async def test_batch_with_one_bad_lead_is_refused_whole(client: httpx.AsyncClient) -> None:
+    leads = [{"id": "B0", **WEST}, {"id": "B1", "employees": "many"}]
+    response = await client.post("/v1/route/batch", json={"leads": leads})
+    assert response.status_code == 422
+    assert response.json()["problems"] == [
+        {
+            "field": "leads[1].employees",
+            "message": '\'many\' is not a number of employees (expected e.g. 1200, "1,200", "5k")',
+        }
+    ]
+    assert await loads(client) == {"ada": 0, "ben": 0}
+
+
+async def test_batch_over_the_limit_is_refused(tmp_path: object) -> None:
+    app = create_app(Settings(rules_dir=CASES / "order"))
+    async with asgi_client(app) as client:
+        leads = [{"id": f"B{i}"} for i in range(501)]
+        response = await client.post("/v1/route/batch", json={"leads": leads})
+    assert response.status_code == 422
+    [problem] = response.json()["problems"]
+    assert problem["field"] == "leads"
+    assert "at most 500 items" in problem["message"]
+
+
+async def test_batch_reports_a_reused_id_in_place(client: httpx.AsyncClient) -> None:
+    await client.post("/v1/route", json={"id": "B0", **WEST})
+    leads = [{"id": "B0", "country": "DE"}, {"id": "B9", **WEST}]
+    decisions = (await client.post("/v1/route/batch", json={"leads": leads})).json()["decisions"]
+    assert decisions[0]["status"] == 409
+    assert decisions[0]["lead_id"] == "B0"
+    assert decisions[1]["primary"]["id"] == "ben"
+
+
+async def test_rules_health_and_readiness(client: httpx.AsyncClient) -> None:
+    rules = (await client.get("/v1/rules")).json()
+    assert rules["name"] == "order"
+    assert rules["counts"]["territories"] == 10
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {
+        "status": "ready",
+        "state": "embedded",
+        "rules_version": rules["version"],
+    }
+
+
+async def test_metrics_count_decisions_fallbacks_and_rule_version(
+    client: httpx.AsyncClient,
+) -> None:
+    await client.post(
+        "/v1/route", json={"id": "M1", "country": "DE", "utm_source": "security-weekly"}
+    )
+    text = (await client.get("/metrics")).text
+    version = (await client.get("/v1/rules")).json()["version"]
+    assert 'router_decisions_total{model="dedicated",outcome="queue",product="security"}' in text
+    assert 'router_fallbacks_total{reason="no_territory"}' in text
+    assert f'router_rules_version_info{{name="order",version="{version}"}} 1.0' in text
+    assert "router_decision_seconds_bucket" in text
+
+
+async def test_paused_rep_is_skipped_and_shown(client: httpx.AsyncClient) -> None:
+    response = await client.put(
+        "/v1/reps/ada/availability", json={"paused": True, "note": "training"}
+    )
+    assert response.status_code == 200
+    assert response.json()["why_not"] == "paused (training)"
+    decision = (await client.post("/v1/route?trace=true", json={"id": "P1", **WEST})).json()
+    assert decision["primary"]["id"] == "ben"
+    assert decision["trace"][6] == {
+        "step": "distribution",
+        "result": "ben",
+        "notes": ["weighted rotation", "ada: paused (training)", "picked Ben West"],
+    }
+
+
+async def test_availability_with_a_naive_time_is_refused(client: httpx.AsyncClient) -> None:
+    response = await client.put(
+        "/v1/reps/ada/availability", json={"away_from": "2026-12-24T00:00:00"}
+    )
+    assert response.status_code == 422
+    unknown = await client.get("/v1/reps/nobody")
+    assert unknown.status_code == 404
+
+
+async def test_openapi_documents_every_endpoint_with_an_example(
+    client: httpx.AsyncClient,
+) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    text = json.dumps(spec)
+    for path in (
+        "/v1/route",
+        "/v1/route/batch",
+        "/v1/explain",
+        "/v1/rules",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/v1/reps/{rep_id}",
+    ):
+        assert path in spec["paths"], path
+        for operation in spec["paths"][path].values():
+            assert operation["summary"]
+    assert '"examples"' in text
+    assert spec["components"]["schemas"]["Lead"]["examples"][0]["id"] == "mkto-00Q5e00001"
