@@ -1,0 +1,145 @@
+"""Normalising a lead as sent into what the rules are written against."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from router.leads import Lead, LeadError, NormalLead, normalise
+
+
+def norm(**fields: object) -> NormalLead:
+    return normalise(Lead.model_validate({"id": "L1", **fields}))
+
+
+@pytest.mark.parametrize(
+    ("given", "code"),
+    [
+        ("USA", "US"),
+        ("United States", "US"),
+        ("U.S.", "US"),
+        ("us", "US"),
+        ("uk", "GB"),
+        ("Deutschland", "DE"),
+        ("DEU", "DE"),
+        ("france", "FR"),
+        ("Canada", "CA"),
+    ],
+)
+def test_country_names_aliases_and_codes_become_iso_alpha2(given: str, code: str) -> None:
+    assert norm(country=given).country == code
+
+
+@pytest.mark.parametrize(
+    ("country", "region", "code"),
+    [
+        ("US", "California", "US-CA"),
+        ("US", "ca", "US-CA"),
+        ("Canada", "Ontario", "CA-ON"),
+        ("CA", "QC", "CA-QC"),
+        (None, "US-NY", "US-NY"),
+        ("DE", "Bayern", "DE-BY"),
+    ],
+)
+def test_state_and_province_names_and_codes_become_iso_3166_2(
+    country: str | None, region: str, code: str
+) -> None:
+    assert norm(country=country, region=region).region == code
+
+
+def test_region_alone_tells_the_country() -> None:
+    lead = norm(region="Ontario")
+    assert (lead.country, lead.region) == ("CA", "CA-ON")
+    assert lead.notes == ["country CA derived from region CA-ON"]
+
+
+def test_zip_plus_four_is_cut_to_five_digits() -> None:
+    lead = norm(country="US", postal_code="94105-1804")
+    assert (lead.postal, lead.region) == ("94105", "US-CA")
+
+
+def test_zip_that_lost_its_leading_zero_is_restored_in_the_us() -> None:
+    lead = norm(country="US", postal_code=7407)
+    assert (lead.postal, lead.region) == ("07407", "US-NJ")
+    assert lead.notes == [
+        "postal code '7407' read as 07407",
+        "region US-NJ derived from ZIP 07407",
+    ]
+
+
+def test_short_code_outside_the_us_is_not_padded() -> None:
+    assert norm(country="CH", postal_code="8001").postal == "8001"
+
+
+def test_country_and_state_are_derived_from_a_bare_us_zip() -> None:
+    lead = norm(postal_code="06810")
+    assert (lead.country, lead.region, lead.postal) == ("US", "US-CT", "06810")
+
+
+def test_a_state_the_zip_contradicts_is_kept_and_reported() -> None:
+    lead = norm(country="US", region="NY", postal_code="07407")
+    assert lead.region == "US-NY"
+    assert lead.notes[-1] == (
+        "region US-NY conflicts with ZIP 07407, which is in US-NJ: kept the region given"
+    )
+
+
+def test_unknown_places_are_ignored_and_reported_not_refused() -> None:
+    lead = norm(country="Narnia", region="Cair Paravel", postal_code="!!")
+    assert (lead.country, lead.region, lead.postal) == (None, None, None)
+    assert lead.notes == [
+        "country 'Narnia' is not a known country: ignored",
+        "postal code '!!' is not valid: ignored",
+        "region 'Cair Paravel' is not a known region: ignored",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fields", "domain"),
+    [
+        ({"website": "HTTPS://WWW.ALBERTSONS.COM/#1"}, "albertsons.com"),
+        ({"website": "www.acme.co.uk/about?x=1"}, "acme.co.uk"),
+        ({"domain": "Acme.COM"}, "acme.com"),
+        ({"email": "Jo@Sub.Acme.io"}, "sub.acme.io"),
+        ({"email": "jo@gmail.com", "website": "https://acme.io"}, "acme.io"),
+        ({"email": "jo@gmail.com"}, None),
+        ({"email": "jo@yahoo.co.uk"}, None),
+    ],
+)
+def test_account_domain_is_lowercased_stripped_and_never_free_mail(
+    fields: dict[str, str], domain: str | None
+) -> None:
+    assert norm(**fields).account_domain == domain
+
+
+@pytest.mark.parametrize(
+    ("employees", "revenue", "expected"),
+    [
+        (1200, 5_000_000, (1200, 5_000_000.0)),
+        ("1,200", "5M", (1200, 5_000_000.0)),
+        ("5k", "$2.5B", (5000, 2_500_000_000.0)),
+        (None, "750k", (None, 750_000.0)),
+    ],
+)
+def test_figures_as_numbers_or_strings(
+    employees: object, revenue: object, expected: tuple[int | None, float | None]
+) -> None:
+    lead = norm(employees=employees, annual_revenue=revenue)
+    assert (lead.employees, lead.revenue) == expected
+
+
+def test_unreadable_figures_name_each_field() -> None:
+    with pytest.raises(LeadError) as caught:
+        norm(employees="lots", annual_revenue="-5M")
+    assert [name for name, _ in caught.value.errors] == ["employees", "annual_revenue"]
+
+
+def test_unknown_top_level_fields_are_refused_and_attributes_kept() -> None:
+    with pytest.raises(ValidationError):
+        Lead.model_validate({"id": "L1", "favourite_colour": "blue"})
+    lead = Lead.model_validate({"id": "L1", "attributes": {"favourite_colour": "blue"}})
+    assert lead.attributes == {"favourite_colour": "blue"}
+
+
+def test_numeric_lead_ids_are_kept_as_text() -> None:
+    assert Lead.model_validate({"id": 12345}).id == "12345"
