@@ -27,6 +27,7 @@ from router.ruleset.compiled import (
 
 Trace = list[dict[str, Any]]
 METHOD_WORDS = {
+    "single": "sole owner",
     "round_robin": "round robin",
     "weighted": "weighted rotation",
     "least_loaded": "least loaded",
@@ -182,7 +183,19 @@ def _named_owner(
     if account is None:
         step(trace, "named_account", "none", "the lead's account is not a named account")
         return None
-    owner_id = account.owner_for(product.id)
+    owner_id = account.owners.get(product.id) or account.owners.get(product.weights_from)
+    if owner_id is None and account.owner is not None:
+        if product.weights_from in rules.reps[account.owner].weights:
+            owner_id = account.owner
+        else:
+            name = rules.reps[account.owner].name
+            step(
+                trace,
+                "named_account",
+                "none",
+                f"{name} owns {account.key} but does not sell {product.weights_from}",
+            )
+            return None
     if owner_id is None:
         step(trace, "named_account", "none", f"{account.key} names no owner for {product.id}")
         return None
@@ -330,9 +343,9 @@ def _territory(rules: CompiledRules, draft: Draft, now: dt.datetime, trace: Trac
     weights = pool.weights_for(product.weights_from)
     candidates = _candidates(rules, pool.reps, weights, now, pool.working_hours, skipped)
     draft.skipped = skipped
-    draft.method = pool.method
+    draft.method = "single" if len(pool.reps) == 1 else pool.method
     rotation = f"{pool.key}:{product.weights_from}" if pool.method == "weighted" else pool.key
-    step(trace, "distribution", "pending", METHOD_WORDS[pool.method], *skipped)
+    step(trace, "distribution", "pending", METHOD_WORDS[draft.method], *skipped)
     return Pick(rotation, pool.method, candidates)
 
 
@@ -382,7 +395,8 @@ def _overlays(
             continue
         reps, place = _specialists(overlay, draft.lead)
         skipped: list[str] = []
-        weights = tuple(overlay.weights.get(r, 1.0) for r in reps)
+        weighted = overlay.method == "weighted"
+        weights = tuple(overlay.weights.get(r, 1.0) if weighted else 1.0 for r in reps)
         candidates = _candidates(rules, reps, weights, now, overlay.working_hours, skipped)
         draft.overlays.append((overlay, trigger))
         picks.append(Pick(f"overlay:{overlay.id}", overlay.method, candidates))
@@ -416,13 +430,14 @@ def conclude(
             f"owner {owner} cannot take it now" if owner else "the account has no owner yet",
         )
     if outcome.primary is None:
-        settle(trace, "distribution", "none", *(f"{a}: {b}" for a, b in outcome.skipped))
+        runtime = [f"skipped {rules.reps[a].name}: {b}" for a, b in outcome.skipped]
+        settle(trace, "distribution", "none", *runtime)
     if outcome.primary is not None:
         rep = rules.reps[outcome.primary]
         primary = dict(rep.wire)
         reason = _reason(draft, outcome, rep)
         if outcome.via == "pool":
-            runtime = [f"{a}: {b}" for a, b in outcome.skipped]
+            runtime = [f"skipped {rules.reps[a].name}: {b}" for a, b in outcome.skipped]
             settle(trace, "distribution", rep.id, *runtime, f"picked {rep.name}")
         elif outcome.via == "sticky":
             settle(trace, "stickiness", rep.id, f"the account already belongs to {rep.name}")
@@ -434,7 +449,7 @@ def conclude(
             queue_id = rules.fallback_by_territory.get(draft.territory.id, queue_id)
         queue = rules.queues[queue_id]
         primary = dict(queue.wire)
-        why = draft.missing or _nobody(draft, outcome)
+        why = draft.missing or _nobody(rules, draft, outcome)
         reason = f"Fallback queue {queue.name}: {why}."
         step(trace, "fallback", queue.id, why)
     overlays = []
@@ -443,7 +458,7 @@ def conclude(
     ):
         if rep_id is None:
             notes = [f"{overlay.id}: no specialist available"]
-            notes.extend(f"{overlay.id}: {a}: {b}" for a, b in skipped)
+            notes.extend(f"{overlay.id}: skipped {rules.reps[a].name}: {b}" for a, b in skipped)
             step(trace, "overlays", "none", *notes)
             continue
         entry = dict(rules.reps[rep_id].wire)
@@ -493,16 +508,16 @@ def _reason(draft: Draft, outcome: Outcome, rep: RepCard) -> str:
             f"so the {product.id} lead stays with them."
         )
     assert draft.territory is not None
-    method = METHOD_WORDS.get(draft.method, draft.method)
-    return (
-        f"{product.id} lead in territory {draft.territory.id} ({draft.place}, "
-        f"{draft.segment}); {method} picked {rep.name}."
-    )
+    where = f"{product.id} lead in territory {draft.territory.id} ({draft.place}, {draft.segment})"
+    if draft.method == "single":
+        return f"{where}; the territory's owner is {rep.name}."
+    return f"{where}; {METHOD_WORDS[draft.method]} picked {rep.name}."
 
 
-def _nobody(draft: Draft, outcome: Outcome) -> str:
+def _nobody(rules: CompiledRules, draft: Draft, outcome: Outcome) -> str:
     if draft.territory is None:
         return "no owner was found"
-    skipped = "; ".join([*draft.skipped, *(f"skipped {a}: {b}" for a, b in outcome.skipped)])
+    runtime = [f"skipped {rules.reps[a].name}: {b}" for a, b in outcome.skipped]
+    skipped = "; ".join([*draft.skipped, *runtime])
     base = f"nobody in territory {draft.territory.id} is available"
     return f"{base}: {skipped}" if skipped else base

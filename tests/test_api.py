@@ -286,7 +286,11 @@ async def test_paused_rep_is_skipped_and_shown(client: httpx.AsyncClient) -> Non
     assert decision["trace"][6] == {
         "step": "distribution",
         "result": "ben",
-        "notes": ["weighted rotation", "ada: paused (training)", "picked Ben West"],
+        "notes": [
+            "weighted rotation",
+            "skipped Ada West: paused (training)",
+            "picked Ben West",
+        ],
     }
 
 

@@ -224,3 +224,38 @@ def test_every_mistake_is_reported_at_once(tmp_path: Path) -> None:
         "rules/territories.yaml",
         "rules/territories.yaml",
     ]
+
+
+def test_duplicate_crm_user_id(tmp_path: Path) -> None:
+    reps = REPS.replace("email: ann@x.example,", "email: ann@x.example, crm_user_id: U1,")
+    reps = reps.replace("email: bob@x.example,", "email: bob@x.example, crm_user_id: U1,")
+    assert problems(write(tmp_path, reps_yaml=reps)) == [
+        "rules/reps.yaml:3: reps[1].crm_user_id: 'U1' is also the CRM user id of rep 'ann'"
+    ]
+
+
+def test_a_product_id_cannot_signal_another_product(tmp_path: Path) -> None:
+    products = PRODUCTS.replace(
+        "portfolio: suite, priority: 2}", "portfolio: suite, priority: 2, intent: {values: [crm]}}"
+    )
+    assert problems(write(tmp_path, products_yaml=products)) == [
+        "rules/products.yaml:3: products[1].intent.values[0]: 'crm' already signals product 'crm'"
+    ]
+
+
+def test_named_account_owner_must_sell_the_product(tmp_path: Path) -> None:
+    accounts = "accounts:\n  - {domain: acme.example, owners: {security: ann}}\n"
+    assert problems(write(tmp_path, accounts_yaml=accounts)) == [
+        "rules/accounts.yaml:2: accounts[0].owners.security: 'ann' is not a primary rep "
+        "carrying security"
+    ]
+
+
+def test_round_robin_ignores_portfolio_weights(tmp_path: Path) -> None:
+    territories = TERRITORIES.replace("method: weighted", "method: round_robin")
+    compiled = compile_rules(write(tmp_path, territories_yaml=territories))
+    assert compiled.territories["west"].pool.weights_for("crm") == (1.0, 1.0)
+    (tmp_path / "w").mkdir()
+    weighted = compile_rules(write(tmp_path / "w", territories_yaml=TERRITORIES))
+    assert weighted.territories["west"].pool.weights_for("crm") == (70.0, 30.0)
+    assert weighted.territories["west"].pool.weights_for("marketing") == (30.0, 70.0)

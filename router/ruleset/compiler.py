@@ -84,6 +84,8 @@ def _schema_problems(error: ValidationError, document: Any, sources: SourceMap) 
         else:
             value = item.get("input")
             expected = f"is invalid: {item['msg']}"
+            if isinstance(value, bool):
+                expected += " (YAML reads yes/no/on/off unquoted as true/false: quote it)"
         key = (dotted(where), str(value))
         problems.setdefault(key, Problem(file, line, dotted(where), value, expected))
     return list(problems.values())
@@ -251,7 +253,7 @@ class _Compiler:
         )
 
     def check_intent_clashes(self) -> None:
-        owners: dict[tuple[str, str], str] = {}
+        owners: dict[tuple[str, str], str] = {("values", p.id): p.id for p in self.rules.products}
         for index, product in enumerate(self.rules.products):
             for kind in ("values", "form_ids", "campaigns", "sources"):
                 for position, value in enumerate(getattr(product.intent, kind)):
@@ -314,6 +316,17 @@ class _Compiler:
 
     def reps(self, products: dict[str, ProductCard]) -> dict[str, RepCard]:
         self.unique("reps", (r.id for r in self.rules.reps))
+        crm_ids: dict[str, str] = {}
+        for index, rep in enumerate(self.rules.reps):
+            if rep.crm_user_id is None:
+                continue
+            other = crm_ids.setdefault(rep.crm_user_id, rep.id)
+            if other != rep.id:
+                self.report(
+                    ("reps", index, "crm_user_id"),
+                    rep.crm_user_id,
+                    f"is also the CRM user id of rep {other!r}",
+                )
         self.check_intent_clashes()
         cards: dict[str, RepCard] = {}
         for index, rep in enumerate(self.rules.reps):
@@ -489,7 +502,9 @@ class _Compiler:
         rep_ids = tuple(m.rep for m in members)
         weights: dict[str, tuple[float, ...]] = {}
         for product in sold:
-            if portfolio:
+            if owner.method != "weighted":
+                weights[product] = (1.0,) * len(rep_ids)
+            elif portfolio:
                 weights[product] = tuple(
                     reps[r].weights.get(product, 0.0) if r in reps else 0.0 for r in rep_ids
                 )
@@ -559,13 +574,7 @@ class _Compiler:
                     account.domain or account.crm_account_id,
                     "needs an `owner`, `owners` or a `segment`",
                 )
-            if account.owner is not None and account.owner not in reps:
-                self.report((*at, "owner"), account.owner, "is not a rep id")
-            for product_id, rep_id in account.owners.items():
-                if product_id not in products:
-                    self.report((*at, "owners", product_id), product_id, "is not a product id")
-                if rep_id not in reps:
-                    self.report((*at, "owners", product_id), rep_id, "is not a rep id")
+            self.check_account_owners(at, account, products, reps)
             if account.segment is not None and account.segment not in segments.ids:
                 self.report((*at, "segment"), account.segment, "is not a segment id")
             key = account.domain or account.crm_account_id or ""
@@ -585,6 +594,34 @@ class _Compiler:
                     )
                 by_crm_id[account.crm_account_id] = card
         return by_domain, by_crm_id
+
+    def check_account_owners(
+        self,
+        at: Path,
+        account: schema.Account,
+        products: dict[str, ProductCard],
+        reps: dict[str, RepCard],
+    ) -> None:
+        if account.owner is not None and account.owner not in reps:
+            self.report((*at, "owner"), account.owner, "is not a rep id")
+        elif account.owner is not None and reps[account.owner].role != "primary":
+            self.report(
+                (*at, "owner"), account.owner, "is an overlay specialist, not a primary rep"
+            )
+        for product_id, rep_id in account.owners.items():
+            where: Path = (*at, "owners", product_id)
+            product = products.get(product_id)
+            rep = reps.get(rep_id)
+            if product is None:
+                self.report(where, product_id, "is not a product id")
+            if rep is None:
+                self.report(where, rep_id, "is not a rep id")
+            if (
+                product is not None
+                and rep is not None
+                and (rep.role != "primary" or product.weights_from not in rep.weights)
+            ):
+                self.report(where, rep_id, f"is not a primary rep carrying {product.weights_from}")
 
     def overlays(
         self,

@@ -87,7 +87,9 @@ class GeoClaims:
                 "covers no place (give countries, regions, postal or anywhere: true)",
             )
         industries = [normal_industry(i) for i in territory.industries] or [ANY]
-        segments = [s for s in territory.segments if s in self.segments] or list(self.segments)
+        segments = [s for s in territory.segments if s in self.segments]
+        if not territory.segments:
+            segments = list(self.segments)
         for segment in segments:
             draft = self.drafts[(territory.covers, segment)]
             for industry in industries:

@@ -57,10 +57,11 @@ def by_credit(
 
 
 def least_loaded(kept: list[Candidate], load_of: Callable[[Candidate], int]) -> Candidate:
-    """The rep with the lowest share of their cap used today (or lowest load if uncapped)."""
+    """The rep with the fewest leads today; ties go to the lower share of daily
+    capacity used (uncapped counts as zero), then to the first in the pool's order."""
 
-    def used(candidate: Candidate) -> float:
+    def rank(candidate: Candidate) -> tuple[int, float]:
         load = load_of(candidate)
-        return load / candidate.capacity if candidate.capacity else float(load)
+        return load, load / candidate.capacity if candidate.capacity else 0.0
 
-    return min(kept, key=used)
+    return min(kept, key=rank)
