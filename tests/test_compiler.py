@@ -259,3 +259,18 @@ def test_round_robin_ignores_portfolio_weights(tmp_path: Path) -> None:
     weighted = compile_rules(write(tmp_path / "w", territories_yaml=TERRITORIES))
     assert weighted.territories["west"].pool.weights_for("crm") == (70.0, 30.0)
     assert weighted.territories["west"].pool.weights_for("marketing") == (30.0, 70.0)
+
+
+def test_review_reports_coverage_gaps_and_idle_reps(tmp_path: Path) -> None:
+    reps = REPS + "  - {id: val, name: Val, email: val@x.example, products: [security]}\n"
+    reps = reps.replace("queues:", "").replace("  - {id: triage, name: Triage}\n", "")
+    reps = reps.replace("fallbacks: {default: triage}\n", "")
+    reps += "queues:\n  - {id: triage, name: Triage}\nfallbacks: {default: triage}\n"
+    compiled = compile_rules(write(tmp_path, reps_yaml=reps))
+    assert compiled.warnings == (
+        "rep val: carries security but no rule routes it",
+        "gap: suite has no smb territory for US outside its regions and postal codes; "
+        "those leads go to a fallback queue",
+        "gap: suite has no enterprise territory for US outside its regions and postal codes; "
+        "those leads go to a fallback queue",
+    )

@@ -110,6 +110,36 @@ def _stickiness_tables(reps: dict[str, RepCard]) -> dict[str, Any]:
     }
 
 
+def coverage_gaps(structures: dict[str, Any], segments: tuple[str, ...]) -> list[str]:
+    """Places where a structure sells in some segment but leaves another without an owner."""
+    gaps = []
+    for structure, by_segment in sorted(structures.items()):
+        sold_in: set[str] = set()
+        for index in by_segment.values():
+            sold_in.update(index.countries)
+            sold_in.update(code.split("-")[0] for code in index.regions)
+            sold_in.update(index.prefixes)
+            sold_in.update(index.ranges)
+        for segment in segments:
+            index = by_segment.get(segment)
+            if index is not None and index.anywhere is not None:
+                continue
+            for country in sorted(sold_in):
+                if index is not None and country in index.countries:
+                    continue
+                partial = index is not None and (
+                    country in index.prefixes
+                    or country in index.ranges
+                    or any(code.startswith(country + "-") for code in index.regions)
+                )
+                what = "outside its regions and postal codes" if partial else "at all"
+                gaps.append(
+                    f"gap: {structure} has no {segment} territory for {country} {what}; "
+                    "those leads go to a fallback queue"
+                )
+    return gaps
+
+
 def _glob(pattern: str) -> re.Pattern[str]:
     return re.compile(fnmatch.translate(pattern.lower()))
 
@@ -148,6 +178,7 @@ class _Compiler:
         if self.problems:
             raise RulesError(self.problems)
         self.review(products, reps, territories, overlays, by_domain, by_crm_id)
+        self.warnings.extend(coverage_gaps(structures, segments.ids))
         return CompiledRules(
             name=name,
             version=version,
