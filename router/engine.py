@@ -9,6 +9,7 @@ I/O, so a test, the CLI and the HTTP layer all decide the same way.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -224,7 +225,7 @@ def _stickiness(
         for rep_id in rules.limited_carriers.get(product.weights_from, ())
         if _unavailable(rules.reps[rep_id], now, hours=False) is not None
     )
-    days = {name: local_day(zone, now) for name, zone in rules.zones.items()}
+    days = LocalDays(rules.zones, now)
     return Sticky(
         f"{product.structure}:{account}",
         rules.carriers.get(product.weights_from, frozenset()),
@@ -235,14 +236,16 @@ def _stickiness(
 
 
 _DAYS: dict[str, tuple[float, float, str]] = {}
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def local_day(zone: ZoneInfo, now: dt.datetime) -> str:
     """The date in zone at now, cached until that zone's next midnight."""
-    stamp = now.timestamp()
     cached = _DAYS.get(zone.key)
-    if cached is not None and cached[0] <= stamp < cached[1]:
-        return cached[2]
+    if cached is not None:
+        stamp = (now - _EPOCH).total_seconds()
+        if cached[0] <= stamp < cached[1]:
+            return cached[2]
     local = now.astimezone(zone)
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     start = midnight.timestamp()
@@ -250,6 +253,23 @@ def local_day(zone: ZoneInfo, now: dt.datetime) -> str:
     day = local.date().isoformat()
     _DAYS[zone.key] = (start, end, day)
     return day
+
+
+class LocalDays(Mapping[str, str]):
+    """Each time zone's local date at one moment, worked out only when asked for."""
+
+    def __init__(self, zones: Mapping[str, ZoneInfo], now: dt.datetime) -> None:
+        self.zones = zones
+        self.now = now
+
+    def __getitem__(self, name: str) -> str:
+        return local_day(self.zones[name], self.now)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.zones)
+
+    def __len__(self) -> int:
+        return len(self.zones)
 
 
 def _unavailable(rep: RepCard, now: dt.datetime, hours: bool) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
@@ -83,9 +84,19 @@ class Lead(BaseModel):
     attributes: dict[str, Any] = Field(default_factory=dict, max_length=200)
 
     def fingerprint(self) -> str:
-        """A hash of what the caller sent, to tell a retry from a different lead."""
-        body = json.dumps(self.model_dump(exclude_none=True), sort_keys=True, default=str)
-        return hashlib.sha256(body.encode()).hexdigest()[:32]
+        """A hash of what the caller sent, to tell a retry from a different lead.
+
+        Values keep their type (1200 and "1200" differ); the same payload gives
+        the same hash in every process, whatever the order of its fields.
+        """
+        parts = [
+            f"{name}={value!r}"
+            for name, value in self.__dict__.items()
+            if value is not None and name != "attributes"
+        ]
+        if self.attributes:
+            parts.append(json.dumps(self.attributes, sort_keys=True, default=repr))
+        return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
 
 
 class LeadError(ValueError):
@@ -129,15 +140,34 @@ def normalise(lead: Lead) -> NormalLead:
     return normal
 
 
+@lru_cache(maxsize=8192)
+def _count_text(text: str) -> int | None:
+    return parse_count(text)
+
+
+@lru_cache(maxsize=8192)
+def _money_text(text: str) -> float | None:
+    return parse_money(text)
+
+
+def _count(value: int | float | str | None) -> int | None:
+    """Employee counts; forms send the same strings again and again, so text is cached."""
+    return _count_text(value) if isinstance(value, str) else parse_count(value)
+
+
+def _money(value: int | float | str | None) -> float | None:
+    return _money_text(value) if isinstance(value, str) else parse_money(value)
+
+
 def _figures(lead: Lead, normal: NormalLead) -> None:
     errors: list[tuple[str, str]] = []
     try:
-        normal.employees = parse_count(lead.employees)
+        normal.employees = _count(lead.employees)
     except FigureError as error:
         errors.append(("employees", str(error)))
     for name in ("annual_revenue", "deal_size"):
         try:
-            value = parse_money(getattr(lead, name))
+            value = _money(getattr(lead, name))
         except FigureError as error:
             errors.append((name, str(error)))
             continue
