@@ -330,6 +330,41 @@ def _candidates(
     hours: bool,
     skipped: list[str],
 ) -> tuple[Candidate, ...]:
+    """Who in a pool may take a lead now, and notes on who may not.
+
+    Without working hours the answer only changes at a rep's local midnight,
+    so it is kept (per rule version) until the earliest such midnight.
+    """
+    if hours:
+        return _candidates_now(rules, reps, weights, now, hours, skipped)
+    stamp = (now - _EPOCH).total_seconds()
+    key = (reps, weights)
+    kept = rules.memo.get(key)
+    if kept is not None and kept[0] <= stamp < kept[1]:
+        skipped.extend(kept[2])
+        return kept[3]  # type: ignore[no-any-return]
+    notes: list[str] = []
+    chosen = _candidates_now(rules, reps, weights, now, hours, notes)
+    starts, ends = [], []
+    for rep_id in reps:
+        zone = rules.reps[rep_id].timezone
+        local_day(zone, now)
+        start, end, _ = _DAYS[zone.key]
+        starts.append(start)
+        ends.append(end)
+    rules.memo[key] = (max(starts), min(ends), tuple(notes), chosen)
+    skipped.extend(notes)
+    return chosen
+
+
+def _candidates_now(
+    rules: CompiledRules,
+    reps: tuple[str, ...],
+    weights: tuple[float, ...],
+    now: dt.datetime,
+    hours: bool,
+    skipped: list[str],
+) -> tuple[Candidate, ...]:
     chosen = []
     for rep_id, weight in zip(reps, weights, strict=True):
         rep = rules.reps[rep_id]
@@ -337,9 +372,9 @@ def _candidates(
         if why is not None:
             skipped.append(f"skipped {rep.name}: {why}")
             continue
-        if weight <= 0:
-            continue
-        chosen.append(Candidate(rep_id, weight, rep.daily_capacity, local_day(rep.timezone, now)))
+        day = local_day(rep.timezone, now)
+        if weight > 0:
+            chosen.append(Candidate(rep_id, weight, rep.daily_capacity, day))
     return tuple(chosen)
 
 

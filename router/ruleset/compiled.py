@@ -231,6 +231,7 @@ class CompiledRules:
     limited_carriers: Mapping[str, tuple[str, ...]]
     zone_of: Mapping[str, str]
     zones: Mapping[str, ZoneInfo]
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def counts(self) -> dict[str, int]:
         return {
