@@ -150,9 +150,10 @@ class ColumnMapping:
             if index not in targets and by_name in LEAD_FIELDS and by_name not in taken:
                 targets[index] = by_name
                 taken.add(by_name)
+        names = _attribute_names(header)
         places = tuple(
-            (index, targets.get(index, name), index not in targets)
-            for index, name in enumerate(header)
+            (index, targets.get(index, names[index]), index not in targets)
+            for index in range(len(header))
         )
         return _RowPlan(self, places, self.id_column is not None or "id" in taken)
 
@@ -166,6 +167,21 @@ class ColumnMapping:
         if attributes:
             values["attributes"] = attributes
         return Lead.model_validate(values)
+
+
+def _attribute_names(header: list[str]) -> list[str]:
+    """Header names as attribute keys: a blank one is `column N`, a repeated one `NAME (2)`."""
+    names: list[str] = []
+    seen: set[str] = set()
+    for index, name in enumerate(header, start=1):
+        name = name.strip() or f"column {index}"
+        unique, copy = name, 1
+        while unique in seen:
+            copy += 1
+            unique = f"{name} ({copy})"
+        seen.add(unique)
+        names.append(unique)
+    return names
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +237,8 @@ def _scale(values: dict[str, Any], scales: Mapping[str, float]) -> None:
         try:
             figure = parse_count(raw) if name == "employees" else parse_money(raw)
         except FigureError as error:
-            problems.append((name, f"{error}; cannot scale it by {factor:g}"))
+            shown = int(factor) if factor.is_integer() else factor
+            problems.append((name, f"{error}; cannot scale it by {shown}"))
             continue
         if figure is None:
             continue
@@ -339,7 +356,7 @@ def read_jsonl(binary: IO[bytes], mapping: ColumnMapping) -> Iterator[Row]:
         if not text.strip():
             continue
         try:
-            data = json.loads(text)
+            data = json.loads(text.rstrip("\r\n"))
         except json.JSONDecodeError as error:
             yield line, f"is not valid JSON: {error.msg} at column {error.colno}"
             continue

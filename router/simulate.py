@@ -5,13 +5,15 @@ many leads each rep would get, against the share the rules' weights promise them
 
 What "expected share by the weights" means: every routed lead hands out exactly one
 expected lead. A lead placed by a territory pool is shared among every rep of that pool
-in proportion to the pool's weights for the lead's product
-(`Pool.weights_for(product.weights_from)`: portfolio splits for portfolio products, the
-pool's member weights otherwise, 1 each for round robin), whether or not the rep was
-available: a gap between `leads` and `expected` is what absences, capacities and
-stickiness cost. A lead placed by a named account or by account stickiness, and a lead
-that falls back to a queue, counts as expected for whoever got it. So expected leads add
-up to the leads routed, and expected shares to 100%.
+in proportion to the pool's weights for the lead's product,
+`Pool.weights_for(product.weights_from)`: the reps' portfolio splits for a portfolio
+product (an overlay product uses those of the product it is sold with), the pool's
+member weights otherwise, 1 each when none are given. This holds for every method,
+least loaded included, and whether or not the rep was available: a gap between `leads`
+and `expected` is what absences, capacities, working hours and stickiness cost. A lead
+placed by a named account or by account stickiness, and a lead that falls back to a
+queue, counts as expected for whoever got it. So expected leads add up to the leads
+routed, and expected shares to 100%.
 
 Overlay specialists joining a lead are counted apart (`overlays`); they do not take a
 share of the primary leads.
