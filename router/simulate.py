@@ -99,7 +99,8 @@ def simulate(
     """
     now = now or dt.datetime.now(dt.UTC)
     decided_at = now.isoformat(timespec="milliseconds")
-    state = EmbeddedState()
+    # Every row is a new lead: nothing is remembered, so memory does not grow with the file.
+    state = EmbeddedState(remember=False)
     report = SimulationReport(rules.name, rules.version)
     for rep_id in rules.reps:
         report.assignees[rep_id] = Tally()
@@ -117,8 +118,6 @@ def simulate(
             continue
         assert draft.plan is not None
         execution = state.execute_now(draft.plan, Stamp(f"sim-{line}", decided_at, now))
-        # Every row is a new lead: forget it at once, so memory does not grow with the file.
-        state.records.pop(lead.id, None)
         assert isinstance(execution, Fresh)
         outcome = execution.outcome
         decision = conclude(rules, draft, outcome, f"sim-{line}", decided_at, with_trace=False)

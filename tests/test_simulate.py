@@ -401,8 +401,8 @@ def test_simulation_forgets_each_lead_once_decided(
     states: list[EmbeddedState] = []
 
     class Watched(EmbeddedState):
-        def __init__(self) -> None:
-            super().__init__()
+        def __init__(self, remember: bool = True) -> None:
+            super().__init__(remember=remember)
             states.append(self)
 
     monkeypatch.setattr(simulate, "EmbeddedState", Watched)

@@ -36,8 +36,11 @@ class EmbeddedState:
 
     kind = "embedded"
 
-    def __init__(self, replay_window: dt.timedelta = DEFAULT_REPLAY_WINDOW) -> None:
+    def __init__(
+        self, replay_window: dt.timedelta = DEFAULT_REPLAY_WINDOW, remember: bool = True
+    ) -> None:
         self.replay_window = replay_window.total_seconds()
+        self.remember = remember
         self.credits: dict[str, dict[str, float]] = {}
         self.loads: dict[tuple[str, str], int] = {}
         self.owners: dict[str, str] = {}
@@ -56,6 +59,9 @@ class EmbeddedState:
                 return Conflict(record.decision_id, record.decided_at)
             return Replayed(record.decision, record.decision_id, record.decided_at, record.outcome)
         outcome = self._decide(plan, stamp.now, commit=True)
+        if not self.remember:
+            return Fresh(outcome)
+        self._forget_expired()
         self.records[plan.lead_id] = _Record(
             plan.fingerprint,
             stamp.decision_id,
@@ -64,6 +70,15 @@ class EmbeddedState:
             time.time() + self.replay_window,
         )
         return Fresh(outcome)
+
+    def _forget_expired(self) -> None:
+        """Drop records past the replay window; the oldest come first in the dict."""
+        now = time.time()
+        while self.records:
+            oldest = next(iter(self.records))
+            if self.records[oldest].expires >= now:
+                return
+            del self.records[oldest]
 
     def _decide(self, plan: Plan, now: dt.datetime, commit: bool) -> Outcome:
         outcome = Outcome()
