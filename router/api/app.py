@@ -18,7 +18,7 @@ from router.state.factory import open_state
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app for these settings (by default from ROUTER_* environment variables)."""
     settings = settings or Settings.from_env()
-    compiled = compile_rules(settings.rules_dir)
+    compiled = compile_rules(settings.rules_dir, settings.rules_name)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

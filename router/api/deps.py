@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from router.service import Router
 
 
-def get_router(request: Request) -> Router:
+async def get_router(request: Request) -> Router:
     return cast(Router, request.app.state.router)
 
 

@@ -1,0 +1,396 @@
+"""The Redis store: one state for every replica; each decision is one Lua script run.
+
+Keys, all under one hash tag per rule set so that a decision's keys share one
+Redis Cluster slot (a decision reads and counts several reps, so the honest unit
+is the rule set, and one rule set lives on one cluster node):
+
+    router:{<rules>}:lead:<lead id>          hash: fingerprint, decision_id, decided_at,
+                                             outcome (JSON), decision (JSON); replay TTL
+    router:{<rules>}:credits:<rotation>      hash: rep -> credit (17 digits)
+    router:{<rules>}:load:<rep>:<local day>  counter; expires two days after its last lead
+    router:{<rules>}:owner:<structure:account>  the account's owner
+    router:{<rules>}:availability            hash: rep -> paused, away from/until, note
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from redis import exceptions as redis_errors
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from router.plan import Outcome, Pick, Plan, Sticky
+from router.settings import Settings
+from router.state.base import (
+    DEFAULT_REPLAY_WINDOW,
+    Availability,
+    Conflict,
+    Execution,
+    Fresh,
+    Replayed,
+    Stamp,
+    StateUnavailable,
+)
+
+log = logging.getLogger("router.state.redis")
+
+T = TypeVar("T")
+
+LOAD_TTL = dt.timedelta(days=2)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+# What "Redis cannot answer now" looks like; anything else is a bug and surfaces.
+UNREACHABLE: tuple[type[BaseException], ...] = (
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    redis_errors.ClusterError,
+    redis_errors.TryAgainError,
+    redis_errors.ReadOnlyError,
+    redis_errors.OutOfMemoryError,
+    redis_errors.RedisClusterException,
+    OSError,
+)
+
+
+def _script(name: str) -> str:
+    return resources.files("router.state").joinpath("lua").joinpath(name).read_text("utf-8")
+
+
+def namespace(rules_name: str) -> str:
+    """The key prefix of a rule set; its braces are the Redis Cluster hash tag."""
+    return f"router:{{{rules_name or 'default'}}}:"
+
+
+def micros(moment: dt.datetime) -> int:
+    """Epoch microseconds: exact in a Lua double until the year 2255."""
+    return (moment - EPOCH) // dt.timedelta(microseconds=1)
+
+
+class RedisState:
+    """Rotation credits, daily load, owners, records and availability in Redis.
+
+    `client` is a redis-py asyncio client (standalone or cluster); every call is
+    bounded by `deadline` seconds and raises StateUnavailable when Redis cannot
+    answer in time. `gate` bounds the calls in flight when the client's own pool
+    cannot wait for a free connection (the cluster client), for `gate_timeout`.
+    """
+
+    def __init__(
+        self,
+        client: Redis | RedisCluster,
+        rules_name: str,
+        *,
+        replay_window: dt.timedelta = DEFAULT_REPLAY_WINDOW,
+        deadline: float = 1.25,
+        pool: BlockingConnectionPool | None = None,
+        gate: asyncio.Semaphore | None = None,
+        gate_timeout: float = 0.25,
+        where: str = "redis",
+    ) -> None:
+        self.client = client
+        self.kind = "redis-cluster" if isinstance(client, RedisCluster) else "redis"
+        self.prefix = namespace(rules_name)
+        self.window_ms = max(1, int(replay_window.total_seconds() * 1000))
+        self.deadline = deadline
+        self.where = where
+        self._pool = pool
+        self._gate = gate
+        self._gate_timeout = gate_timeout
+        self._decide = client.register_script(_script("decide.lua"))
+        self._save = client.register_script(_script("save.lua"))
+        self._saving: set[asyncio.Task[None]] = set()
+
+    # the decision step -------------------------------------------------------
+
+    async def execute(self, plan: Plan, stamp: Stamp) -> Execution:
+        args = self._plan_args(plan, "commit", stamp.now, stamp)
+        reply = await self._call("execute", self._decide, [self._record(plan.lead_id)], args)
+        if reply[0] == "conflict":
+            return Conflict(reply[1], reply[2])
+        if reply[0] == "replayed" and reply[1] != stamp.decision_id:
+            return Replayed(reply[4], reply[1], reply[2], outcome_from_json(reply[3]))
+        # A replay of our own decision id means an earlier attempt of this very call
+        # ran and lost its answer: the decision is still this call's, and fresh.
+        return Fresh(outcome_from_json(reply[1] if reply[0] == "fresh" else reply[3]))
+
+    async def preview(self, plan: Plan, now: dt.datetime) -> Outcome:
+        args = self._plan_args(plan, "preview", now, None)
+        reply = await self._call("preview", self._decide, [self._record(plan.lead_id)], args)
+        return outcome_from_json(reply[1])
+
+    async def save(self, lead_id: str, decision: str) -> None:
+        """Store the decision body in the background: the answer does not wait for it.
+
+        A replay that arrives before the body is stored (or after a failed store)
+        gets the decision rebuilt from the stored outcome, identical but for the
+        rule version when the rules were reloaded in between.
+        """
+        task = asyncio.create_task(self._store(lead_id, decision))
+        self._saving.add(task)
+        task.add_done_callback(self._saving.discard)
+
+    async def _store(self, lead_id: str, decision: str) -> None:
+        # The script stores the body only on the record of this very decision.
+        decision_id = json.loads(decision)["decision_id"]
+        try:
+            await self._call("save", self._save, [self._record(lead_id)], [decision_id, decision])
+        except StateUnavailable as error:
+            log.warning("decision body not stored lead_id=%s error=%s", lead_id, error)
+
+    async def drain(self) -> None:
+        """Wait for the decision bodies still being stored."""
+        while self._saving:
+            await asyncio.gather(*self._saving)
+
+    # availability and load -----------------------------------------------------
+
+    async def set_availability(self, rep_id: str, availability: Availability) -> None:
+        packed = pack_availability(availability)
+        key = self.prefix + "availability"
+        await self._run("set availability", lambda: self.client.hset(key, rep_id, packed))
+
+    async def availability(self, rep_id: str) -> Availability | None:
+        key = self.prefix + "availability"
+        packed = await self._run("read availability", lambda: self.client.hget(key, rep_id))
+        if packed is None:
+            return None
+        return unpack_availability(packed if isinstance(packed, str) else packed.decode())
+
+    async def load(self, rep_id: str, day: str) -> int:
+        key = f"{self.prefix}load:{rep_id}:{day}"
+        raw = await self._run("read load", lambda: self.client.get(key))
+        return int(raw or 0)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._run("ping", self.client.ping))
+        except (StateUnavailable, redis_errors.RedisError):
+            return False
+
+    async def close(self) -> None:
+        await self.drain()
+        await self.client.aclose()
+
+    # calling Redis -------------------------------------------------------------
+
+    def _record(self, lead_id: str) -> str:
+        return self.prefix + "lead:" + lead_id
+
+    async def _call(self, what: str, script: Any, keys: list[str], args: list[str]) -> Any:
+        return await self._run(what, lambda: script(keys=keys, args=args))
+
+    async def _run(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """One call within the deadline; one more attempt after a dropped connection.
+
+        A dropped connection (Redis restarted, a stale pooled socket) fails fast,
+        so the second attempt, on a fresh connection, stays within the deadline; a
+        timeout is not retried. Re-running a decision is harmless: the record
+        makes the second run a replay of the first, recognised in execute.
+        """
+        try:
+            async with asyncio.timeout(self.deadline), self._slot():
+                try:
+                    return await call()
+                except redis_errors.ConnectionError as error:
+                    if not _dropped(error):
+                        raise
+                    if self._pool is not None:
+                        await self._pool.disconnect(inuse_connections=False)
+                    return await call()
+        except UNREACHABLE as error:
+            explanation = str(error) or type(error).__name__
+            if isinstance(error, TimeoutError) and not str(error):
+                explanation = f"no answer within {self.deadline:g} s"
+            raise StateUnavailable(
+                f"Redis at {self.where} cannot be reached ({what}): {explanation}"
+            ) from error
+
+    @asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        if self._gate is None:
+            yield
+            return
+        try:
+            async with asyncio.timeout(self._gate_timeout):
+                await self._gate.acquire()
+        except TimeoutError:
+            raise redis_errors.MaxConnectionsError(
+                f"no free Redis connection within {self._gate_timeout:g} s"
+            ) from None
+        try:
+            yield
+        finally:
+            self._gate.release()
+
+    def _plan_args(self, plan: Plan, mode: str, now: dt.datetime, stamp: Stamp | None) -> list[str]:
+        args = [
+            self.prefix,
+            mode,
+            str(micros(now)),
+            str(self.window_ms),
+            str(int(LOAD_TTL.total_seconds())),
+            plan.fingerprint,
+            stamp.decision_id if stamp else "",
+            stamp.decided_at if stamp else "",
+        ]
+        fixed, sticky = plan.fixed, plan.sticky
+        args += [fixed.rep, fixed.day] if fixed else ["", ""]
+        args += [sticky.key, carriers_text(sticky)] if sticky else ["", "\n"]
+        picks = ((plan.primary,) if plan.primary else ()) + plan.overlays
+        args += ["1" if plan.primary else "0", str(len(plan.overlays))]
+        for pick in picks:
+            args += pick_args(pick)
+        return args
+
+
+def _dropped(error: redis_errors.ConnectionError) -> bool:
+    """A connection that broke, rather than a pool that had none free."""
+    return not isinstance(error, redis_errors.MaxConnectionsError) and not isinstance(
+        error.__cause__, TimeoutError
+    )
+
+
+def pack_availability(availability: Availability) -> str:
+    """The script's form: paused, from and until (epoch us), their text, then the note."""
+    start, end = availability.away_from, availability.away_until
+    note = availability.note
+    return "\t".join(
+        [
+            "1" if availability.paused else "0",
+            str(micros(start)) if start else "",
+            str(micros(end)) if end else "",
+            start.isoformat() if start else "",
+            end.isoformat() if end else "",
+            "-" if note is None else "+" + note,
+        ]
+    )
+
+
+def unpack_availability(packed: str) -> Availability:
+    paused, _, _, start, end, note = packed.split("\t", 5)
+    return Availability(
+        paused=paused == "1",
+        away_from=dt.datetime.fromisoformat(start) if start else None,
+        away_until=dt.datetime.fromisoformat(end) if end else None,
+        note=None if note == "-" else note[1:],
+    )
+
+
+_CarriersKey = tuple[frozenset[str], frozenset[str], tuple[str, ...]]
+_carriers_texts: dict[_CarriersKey, tuple[object, str]] = {}
+
+
+def carriers_text(sticky: Sticky) -> str:
+    """Who may keep an account, as the script reads it: one "rep\\tday\\tblocked" line each.
+
+    The carriers and their zones belong to a rule version and the blocked reps
+    and local days change at most daily, so the text is kept rather than built
+    again for every lead of a product.
+    """
+    days = tuple(sticky.days[zone] for zone in sticky.days)
+    key = (sticky.carriers, sticky.blocked, days)
+    kept = _carriers_texts.get(key)
+    if kept is not None and kept[0] is sticky.zone_of:
+        return kept[1]
+    day_of_zone = dict(zip(sticky.days, days, strict=True))
+    lines = [
+        f"{rep}\t{day_of_zone.get(sticky.zone_of.get(rep, ''), '')}\t"
+        f"{'1' if rep in sticky.blocked else '0'}\n"
+        for rep in sticky.carriers
+    ]
+    text = "\n" + "".join(lines)
+    if len(_carriers_texts) >= 256:
+        _carriers_texts.clear()
+    _carriers_texts[key] = (sticky.zone_of, text)
+    return text
+
+
+def pick_args(pick: Pick) -> list[str]:
+    # repr of a float reads back in Lua as the very same double.
+    args = [pick.rotation, pick.method, str(len(pick.candidates))]
+    for candidate in pick.candidates:
+        capacity = "" if candidate.capacity is None else str(candidate.capacity)
+        args += [candidate.rep, repr(float(candidate.weight)), capacity, candidate.day]
+    return args
+
+
+def _seq(value: Any) -> list[Any]:
+    # The script's JSON encoder writes an empty Lua table as {}.
+    return [] if not value else list(value)
+
+
+def outcome_from_json(raw: str) -> Outcome:
+    data = json.loads(raw)
+    return Outcome(
+        primary=data.get("primary"),
+        via=data["via"],
+        previous_owner=data.get("previous_owner"),
+        skipped=[(rep, why) for rep, why in _seq(data.get("skipped"))],
+        overlays=_seq(data.get("overlays")),
+        overlay_skipped=[
+            [(rep, why) for rep, why in _seq(skips)] for skips in _seq(data.get("overlay_skipped"))
+        ],
+    )
+
+
+def open_redis(
+    settings: Settings, rules_name: str, replay_window: dt.timedelta = DEFAULT_REPLAY_WINDOW
+) -> RedisState:
+    """A RedisState for the settings; no connection is made until the first call."""
+    url = settings.redis_url
+    assert url, "open_redis needs settings.redis_url"
+    connect = settings.redis_connect_timeout_seconds
+    socket = settings.redis_socket_timeout_seconds
+    wait = settings.redis_pool_timeout_seconds
+    # The pool wait, then at most two attempts (see RedisState._run).
+    deadline = wait + 2 * (connect + socket)
+    parts = urlsplit(url)
+    where = f"{parts.hostname}:{parts.port or 6379}"
+    if settings.redis_cluster:
+        # The cluster client's per-node pools refuse rather than wait when full,
+        # so the gate is what makes a burst wait for a free connection.
+        cluster = RedisCluster.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=socket,
+            socket_connect_timeout=connect,
+            max_connections=settings.redis_max_connections,
+            retry=Retry(NoBackoff(), 1),
+        )
+        return RedisState(
+            cluster,
+            rules_name,
+            replay_window=replay_window,
+            deadline=deadline,
+            gate=asyncio.Semaphore(settings.redis_max_connections),
+            gate_timeout=wait,
+            where=where,
+        )
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=settings.redis_max_connections,
+        timeout=wait,
+        decode_responses=True,
+        socket_timeout=socket,
+        socket_connect_timeout=connect,
+        retry=Retry(NoBackoff(), 0),
+    )
+    return RedisState(
+        Redis.from_pool(pool),
+        rules_name,
+        replay_window=replay_window,
+        deadline=deadline,
+        pool=pool,
+        where=where,
+    )
