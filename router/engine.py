@@ -220,11 +220,7 @@ def _stickiness(
         step(trace, "stickiness", "none", "no account domain or CRM account id")
         return None
     step(trace, "stickiness", "pending", f"account {account}")
-    blocked = frozenset(
-        rep_id
-        for rep_id in rules.limited_carriers.get(product.weights_from, ())
-        if _unavailable(rules.reps[rep_id], now, hours=False) is not None
-    )
+    blocked = _blocked(rules, product.weights_from, now)
     days = LocalDays(rules.zones, now)
     return Sticky(
         f"{product.structure}:{account}",
@@ -253,6 +249,34 @@ def local_day(zone: ZoneInfo, now: dt.datetime) -> str:
     day = local.date().isoformat()
     _DAYS[zone.key] = (start, end, day)
     return day
+
+
+def _blocked(rules: CompiledRules, product: str, now: dt.datetime) -> frozenset[str]:
+    """Reps carrying the product who are inactive or out of office today.
+
+    Only reps with absences or inactive are looked at, and the answer is kept
+    until the earliest next local midnight among them.
+    """
+    limited = rules.limited_carriers.get(product, ())
+    if not limited:
+        return frozenset()
+    stamp = (now - _EPOCH).total_seconds()
+    key = ("blocked", product)
+    kept = rules.memo.get(key)
+    if kept is not None and kept[0] <= stamp < kept[1]:
+        return kept[2]  # type: ignore[no-any-return]
+    blocked = frozenset(
+        rep_id for rep_id in limited if _unavailable(rules.reps[rep_id], now, hours=False)
+    )
+    starts, ends = [], []
+    for rep_id in limited:
+        zone = rules.reps[rep_id].timezone
+        local_day(zone, now)
+        start, end, _ = _DAYS[zone.key]
+        starts.append(start)
+        ends.append(end)
+    rules.memo[key] = (max(starts), min(ends), blocked)
+    return blocked
 
 
 class LocalDays(Mapping[str, str]):
