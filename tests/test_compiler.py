@@ -209,9 +209,10 @@ def test_unknown_field_and_wrong_type_name_the_line(tmp_path: Path) -> None:
 
 def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
     rules = write(tmp_path, reps_yaml=REPS.replace("queues:", "queues: [\n"))
-    assert problems(rules) == [
-        "rules/reps.yaml:7: \"expected the node content, but found '-'\" is a YAML syntax error"
-    ]
+    [problem] = problems(rules)
+    # The parser's own words differ between libyaml and pure-Python PyYAML.
+    assert problem.startswith("rules/reps.yaml:7: ")
+    assert problem.endswith(" is a YAML syntax error")
 
 
 def test_every_mistake_is_reported_at_once(tmp_path: Path) -> None:
