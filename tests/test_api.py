@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -323,3 +325,35 @@ async def test_openapi_documents_every_endpoint_with_an_example(
             assert operation["summary"]
     assert '"examples"' in text
     assert spec["components"]["schemas"]["Lead"]["examples"][0]["id"] == "mkto-00Q5e00001"
+
+
+async def test_reload_swaps_rules_and_a_broken_reload_keeps_the_old_ones(
+    tmp_path: Path,
+) -> None:
+    rules = tmp_path / "order"
+    shutil.copytree(CASES / "order", rules)
+    app = create_app(Settings(rules_dir=rules))
+    async with asgi_client(app) as client:
+        before = (await client.get("/v1/rules")).json()["version"]
+        reps = rules / "reps.yaml"
+        reps.write_text(reps.read_text() + "# reviewed\n")
+        reloaded = await client.post("/v1/rules/reload")
+        assert reloaded.status_code == 200
+        after = reloaded.json()["version"]
+        assert after != before
+
+        reps.write_text(reps.read_text().replace("{id: ada,", "{id: ada, colour: red,"))
+        refused = await client.post("/v1/rules/reload")
+        assert refused.status_code == 422
+        assert refused.json() == {
+            "error": "rules not reloaded",
+            "problems": [
+                {
+                    "field": "order/reps.yaml:2 reps[0].colour",
+                    "message": "'colour' is not a known field here",
+                }
+            ],
+        }
+        assert (await client.get("/v1/rules")).json()["version"] == after
+        routed = await client.post("/v1/route", json={"id": "R1", **WEST})
+        assert routed.json()["rules_version"] == after
