@@ -78,6 +78,23 @@ def counts_line(rules: CompiledRules) -> str:
 # serve ------------------------------------------------------------------------
 
 
+LOG_CONFIG: dict[str, object] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "loggers": {
+        "router": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "uvicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+    },
+}
+
+
 @app.command()
 def serve(
     rules: RulesOption = DEFAULT_RULES,
@@ -87,6 +104,9 @@ def serve(
     redis_url: Annotated[
         str | None, typer.Option(help="Shared state; without it, in-process state.")
     ] = None,
+    access_log: Annotated[
+        bool, typer.Option(help="Log every HTTP request (each decision is logged anyway).")
+    ] = False,
 ) -> None:
     """Serve the HTTP API with uvicorn (settings go to the app as ROUTER_* variables)."""
     import uvicorn
@@ -101,7 +121,15 @@ def serve(
             "warning: without --redis-url each worker keeps its own rotation and decisions",
             err=True,
         )
-    uvicorn.run("router.api.app:create_app", factory=True, host=host, port=port, workers=workers)
+    uvicorn.run(
+        "router.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        log_config=LOG_CONFIG,
+    )
 
 
 # check and compile ------------------------------------------------------------

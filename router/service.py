@@ -13,7 +13,7 @@ from typing import Any
 
 from router import metrics
 from router.engine import Draft, conclude, prepare
-from router.leads import Lead, LeadError
+from router.leads import Lead, LeadError, normalise
 from router.plan import Outcome
 from router.ruleset.compiled import CompiledRules
 from router.ruleset.compiler import compile_rules
@@ -47,6 +47,11 @@ def without_trace(decision: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in decision.items() if k != "trace"}
 
 
+def warm_up() -> None:
+    """Build the lazily loaded place tables now, not on the first lead (about a second)."""
+    normalise(Lead(id="warm-up", country="US", region="CA", postal_code="94105"))
+
+
 class Router:
     """The active compiled rules and the state; rules are swapped whole on reload."""
 
@@ -55,6 +60,7 @@ class Router:
         self.state = state
         self.rules_dir = rules_dir
         self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+        warm_up()
         metrics.show_rules_version(rules.name, rules.version)
 
     def reload(self) -> CompiledRules:
