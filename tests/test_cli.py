@@ -306,7 +306,14 @@ def test_serve_hands_the_rules_to_uvicorn_through_the_environment(
     assert calls == [
         (
             ("router.api.app:create_app",),
-            {"factory": True, "host": "127.0.0.1", "port": 8123, "workers": 1},
+            {
+                "factory": True,
+                "host": "127.0.0.1",
+                "port": 8123,
+                "workers": 1,
+                "access_log": False,
+                "log_config": cli.LOG_CONFIG,
+            },
         )
     ]
     assert os.environ["ROUTER_RULES_DIR"] == str(directory.resolve())
