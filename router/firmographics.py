@@ -32,6 +32,10 @@ _RANGE = re.compile(r"(?P<low>.+?)\s*(?:-|\u2013|\u2014|\bto\b)\s*(?P<high>.+)")
 _CURRENCY = re.compile(r"[$€£¥]|\b(?:usd|eur|gbp|cad|aud|chf|jpy|inr|sgd|nzd)\b")
 
 
+# Above this nothing on a lead is a real figure (a quadrillion employees or dollars).
+LIMIT = 10**15
+
+
 class FigureError(ValueError):
     """A value on a lead is not the figure its field expects."""
 
@@ -80,8 +84,17 @@ def _parse_text(text: str) -> Decimal | None:
 
 
 def _check_number(value: int | float, expected: str) -> None:
-    if isinstance(value, bool) or not math.isfinite(value) or value < 0:
-        raise FigureError(f"{value!r} is not {expected}")
+    if isinstance(value, bool) or value < 0:
+        raise FigureError(f"{_shown(value)} is not {expected}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise FigureError(f"{_shown(value)} is not {expected}")
+    if value > LIMIT:
+        raise FigureError(f"{_shown(value)} is too large to be {expected}")
+
+
+def _shown(value: object) -> str:
+    text = repr(value) if not isinstance(value, Decimal) else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def parse_count(value: int | float | str | None) -> int | None:
@@ -100,11 +113,13 @@ def parse_count(value: int | float | str | None) -> int | None:
             return None
         count = _parse_text(value)
         if count is None or count != count.to_integral_value():
-            raise FigureError(f"{value!r} is not {_EMPLOYEES_EXPECTED}")
+            raise FigureError(f"{_shown(value)} is not {_EMPLOYEES_EXPECTED}")
+        if count > LIMIT:
+            raise FigureError(f"{_shown(value)} is too large to be {_EMPLOYEES_EXPECTED}")
         return int(count)
     _check_number(value, _EMPLOYEES_EXPECTED)
     if isinstance(value, float) and not value.is_integer():
-        raise FigureError(f"{value!r} is not {_EMPLOYEES_EXPECTED}")
+        raise FigureError(f"{_shown(value)} is not {_EMPLOYEES_EXPECTED}")
     return int(value)
 
 
@@ -125,7 +140,9 @@ def parse_money(value: int | float | str | None) -> float | None:
             return None
         amount = _parse_text(_CURRENCY.sub(" ", value.lower()))
         if amount is None:
-            raise FigureError(f"{value!r} is not {_MONEY_EXPECTED}")
+            raise FigureError(f"{_shown(value)} is not {_MONEY_EXPECTED}")
+        if amount > LIMIT:
+            raise FigureError(f"{_shown(value)} is too large to be {_MONEY_EXPECTED}")
         return float(amount)
     _check_number(value, _MONEY_EXPECTED)
     return float(value)

@@ -31,7 +31,7 @@ from typing import IO, Any, Literal
 from pydantic import ValidationError
 
 from router.firmographics import FigureError, parse_count, parse_money
-from router.leads import Lead, LeadError
+from router.leads import Lead, LeadError, field_problems
 
 Format = Literal["csv", "jsonl"]
 Row = tuple[int, Lead | str]
@@ -261,29 +261,7 @@ def field_errors(error: ValidationError | LeadError) -> list[tuple[str, str]]:
     """Each field of a lead that cannot be read, with the reason, once per field."""
     if isinstance(error, LeadError):
         return list(error.errors)
-    found: dict[str, str] = {}
-    for item in error.errors():
-        loc = item["loc"]
-        name = str(loc[0]) if loc else "lead"
-        if name == "attributes" and len(loc) > 1:
-            name = f"attributes.{loc[1]}"
-        found.setdefault(name, _message(name, item))
-    return list(found.items())
-
-
-def _message(name: str, item: Mapping[str, Any]) -> str:
-    kind = item.get("type", "")
-    shown = repr(item.get("input"))
-    shown = shown if len(shown) <= 80 else shown[:77] + "..."
-    if kind == "extra_forbidden":
-        return "is not a lead field (custom fields go in `attributes`)"
-    if kind == "missing":
-        return "is required"
-    if kind == "model_type":
-        return f"must be a JSON object (got {shown})"
-    if name in FIGURES:
-        return f'must be a number or text such as "1,200" or "5M" (got {shown})'
-    return f"{item.get('msg', 'is invalid')} (got {shown})"
+    return field_problems(list(error.errors()))
 
 
 def describe(error: ValidationError | LeadError) -> str:

@@ -8,14 +8,45 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+)
 
 from router import domains, geo
 from router.firmographics import FigureError, parse_count, parse_money
 from router.ruleset.indexes import normal_industry
 
 Text = Annotated[str, StringConstraints(max_length=2000)]
-Figure = int | float | Annotated[str, StringConstraints(max_length=100)]
+RawFigure = StrictInt | StrictFloat | Annotated[str, StringConstraints(max_length=100)]
+
+
+def _readable_count(value: int | float | str) -> int | float | str:
+    _count(value)
+    return value
+
+
+def _readable_money(value: int | float | str) -> int | float | str:
+    _money(value)
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip()
+
+
+# Figures are kept as sent (the fingerprint tells 1200 from "1200") and checked
+# here, so that an unreadable figure is reported with every other bad field.
+Count = Annotated[RawFigure, AfterValidator(_readable_count)]
+Money = Annotated[RawFigure, AfterValidator(_readable_money)]
 
 
 def _lead_id(value: object) -> object:
@@ -56,7 +87,8 @@ class Lead(BaseModel):
     id: Annotated[
         str,
         BeforeValidator(_lead_id),
-        StringConstraints(min_length=1, max_length=200, strip_whitespace=True),
+        StringConstraints(min_length=1, max_length=200),
+        AfterValidator(_not_blank),
     ]
     email: Text | None = None
     first_name: Text | None = None
@@ -69,10 +101,12 @@ class Lead(BaseModel):
     crm_account_id: Text | None = None
     country: Text | None = None
     region: Text | None = None
-    postal_code: Annotated[str | None, BeforeValidator(_postal), Field(max_length=40)] = None
+    postal_code: Annotated[
+        Annotated[str, StringConstraints(max_length=40)] | None, BeforeValidator(_postal)
+    ] = None
     city: Text | None = None
-    employees: Figure | None = None
-    annual_revenue: Figure | None = None
+    employees: Count | None = None
+    annual_revenue: Money | None = None
     industry: Text | None = None
     product: Text | None = None
     form_id: Text | None = None
@@ -80,7 +114,7 @@ class Lead(BaseModel):
     utm_medium: Text | None = None
     utm_campaign: Text | None = None
     page_url: Text | None = None
-    deal_size: Figure | None = None
+    deal_size: Money | None = None
     attributes: dict[str, Any] = Field(default_factory=dict, max_length=200)
 
     def fingerprint(self) -> str:
@@ -97,6 +131,60 @@ class Lead(BaseModel):
         if self.attributes:
             parts.append(json.dumps(self.attributes, sort_keys=True, default=repr))
         return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+
+
+def field_problems(
+    errors: list[Any], hint: str = "custom fields go in `attributes`"
+) -> list[tuple[str, str]]:
+    """Pydantic's errors as (field, reason) pairs a person can read, one per field.
+
+    A field such as `leads[3].employees` is named by its path; a union field
+    that fails once per branch is reported once, by the branch that fits the
+    value sent.
+    """
+    found: dict[str, str] = {}
+    for item in errors:
+        kind = item.get("type", "")
+        where = "body" if kind == "json_invalid" else _path(item["loc"])
+        text_branch = isinstance(item.get("input"), str) and "str" in str(item["loc"][-1:])
+        if where not in found or text_branch:
+            found[where] = _reason(item, hint)
+    return list(found.items())
+
+
+def _path(loc: Any) -> str:
+    out = ""
+    for part in loc:
+        if part == "body":
+            continue
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("int", "float", "str", "bool") or any(c in part for c in "[-"):
+            continue  # a union branch's tag, not a field
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "body"
+
+
+def _reason(item: Any, hint: str) -> str:
+    kind = item.get("type", "")
+    if kind == "extra_forbidden":
+        return f"is not a known field ({hint})" if hint else "is not a known field"
+    if kind == "missing":
+        return "is required"
+    if kind == "json_invalid":
+        reason = item.get("ctx", {}).get("error", "")
+        return f"the body is not valid JSON: {reason}".rstrip(": ")
+    if kind in ("model_attributes_type", "model_type"):
+        return "must be a JSON object"
+    if kind == "value_error":
+        return str(item.get("msg", "is invalid")).removeprefix("Value error, ")
+    shown = repr(item.get("input"))
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    if kind.endswith("_type") and item["loc"][-1] in ("int", "float"):
+        return f'must be a number or text such as "1,200" or "5M" (got {shown})'
+    return f"{item.get('msg', 'is invalid')} (got {shown})"
 
 
 class LeadError(ValueError):

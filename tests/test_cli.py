@@ -257,7 +257,7 @@ def test_bad_lead_prints_its_field_errors_and_exits_2(runner: CliRunner, tmp_pat
     assert result.stdout == ""
     assert result.stderr.splitlines()[1:] == [
         '  employees: must be a number or text such as "1,200" or "5M" (got [12])',
-        "  colour: is not a lead field (custom fields go in `attributes`)",
+        "  colour: is not a known field (custom fields go in `attributes`)",
     ]
 
 

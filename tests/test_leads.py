@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from router.leads import Lead, LeadError, NormalLead, normalise
+from router.leads import Lead, NormalLead, field_problems, normalise
 
 
 def norm(**fields: object) -> NormalLead:
@@ -128,10 +128,55 @@ def test_figures_as_numbers_or_strings(
     assert (lead.employees, lead.revenue) == expected
 
 
-def test_unreadable_figures_name_each_field() -> None:
-    with pytest.raises(LeadError) as caught:
-        norm(employees="lots", annual_revenue="-5M")
-    assert [name for name, _ in caught.value.errors] == ["employees", "annual_revenue"]
+def test_unreadable_figures_are_refused_with_every_other_bad_field() -> None:
+    body = {"id": "L1", "employees": "lots", "annual_revenue": "-5M", "country": 5, "x": 1}
+    with pytest.raises(ValidationError) as caught:
+        Lead.model_validate(body)
+    assert field_problems(caught.value.errors()) == [
+        ("country", "Input should be a valid string (got 5)"),
+        ("employees", '\'lots\' is not a number of employees (expected e.g. 1200, "1,200", "5k")'),
+        (
+            "annual_revenue",
+            '\'-5M\' is not an amount of money (expected e.g. 5000000, "$2.5M", "750k")',
+        ),
+        ("x", "is not a known field (custom fields go in `attributes`)"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        (
+            {"employees": True},
+            ("employees", 'must be a number or text such as "1,200" or "5M" (got True)'),
+        ),
+        (
+            {"employees": "9" * 101},
+            ("employees", "String should have at most 100 characters (got '" + "9" * 76 + "...)"),
+        ),
+        (
+            {"deal_size": 10**400},
+            (
+                "deal_size",
+                "1"
+                + "0" * 36
+                + "... is too large to be an amount of money "
+                + '(expected e.g. 5000000, "$2.5M", "750k")',
+            ),
+        ),
+        ({"id": " \t\n"}, ("id", "must not be blank")),
+    ],
+)
+def test_booleans_huge_figures_and_blank_ids_are_refused(
+    fields: dict[str, object], problem: tuple[str, str]
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Lead.model_validate({"id": "L1", **fields})
+    assert field_problems(caught.value.errors()) == [problem]
+
+
+def test_a_null_postal_code_is_no_postal_code() -> None:
+    assert Lead.model_validate({"id": "L1", "postal_code": None}).postal_code is None
 
 
 def test_unknown_top_level_fields_are_refused_and_attributes_kept() -> None:

@@ -2,46 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from router.api.limits import BodyTooLarge, too_large_body
-from router.leads import LeadError
+from router.leads import LeadError, field_problems
 from router.service import LeadConflict
 from router.state.base import StateUnavailable
-
-
-def _field(loc: Sequence[Any]) -> str:
-    parts = [p for p in loc if p != "body"]
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif not (isinstance(part, str) and ("[" in part or part in ("int", "float", "str"))):
-            out += f".{part}" if out else str(part)
-    return out or "body"
-
-
-def _message(error: dict[str, Any]) -> str:
-    kind = error.get("type", "")
-    if kind == "extra_forbidden":
-        return "is not a known field (custom fields go in `attributes`)"
-    if kind == "missing":
-        return "is required"
-    if kind == "json_invalid":
-        reason = error.get("ctx", {}).get("error", "")
-        return f"the body is not valid JSON: {reason}".rstrip(": ")
-    if kind == "model_attributes_type":
-        return "the body must be a JSON object"
-    value = error.get("input")
-    shown = repr(value)
-    if len(shown) > 80:
-        shown = shown[:77] + "..."
-    return f"{error.get('msg', 'is invalid')} (got {shown})"
 
 
 def invalid(problems: list[tuple[str, str]]) -> JSONResponse:
@@ -54,12 +22,10 @@ def invalid(problems: list[tuple[str, str]]) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
-        seen: dict[str, str] = {}
-        for item in error.errors():
-            where = "body" if item.get("type") == "json_invalid" else _field(item["loc"])
-            seen.setdefault(where, _message(item))
-        return invalid(list(seen.items()))
+    async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
+        leads = request.url.path.startswith(("/v1/route", "/v1/explain"))
+        hint = "custom fields go in `attributes`" if leads else ""
+        return invalid(field_problems(list(error.errors()), hint))
 
     @app.exception_handler(BodyTooLarge)
     async def _too_large(_: Request, error: BodyTooLarge) -> Response:
