@@ -275,3 +275,100 @@ def test_review_reports_coverage_gaps_and_idle_reps(tmp_path: Path) -> None:
         "gap: suite has no enterprise territory for US outside its regions and postal codes; "
         "those leads go to a fallback queue",
     )
+
+
+def test_unquoted_times_and_impossible_dates_are_refused(tmp_path: Path) -> None:
+    reps = REPS.replace(
+        "email: ann@x.example,", "email: ann@x.example, working_hours: {start: 9:00},"
+    )
+    assert problems(write(tmp_path, reps_yaml=reps)) == [
+        "rules/reps.yaml:2: reps[0].working_hours.start: 540 is invalid: Value error, 540 is "
+        'not a time: YAML reads an unquoted 9:00 as a number; write "09:00"'
+    ]
+    (tmp_path / "d").mkdir()
+    reps = REPS.replace(
+        "email: bob@x.example,",
+        "email: bob@x.example, out_of_office: [{from: 2026-02-30, to: 2026-03-02}],",
+    )
+    [problem] = problems(write(tmp_path / "d", reps_yaml=reps))
+    assert problem.startswith("rules/reps.yaml:3: '2026-02-30' is not a valid date")
+
+
+def test_weights_must_be_finite(tmp_path: Path) -> None:
+    reps = REPS.replace("{crm: 70, marketing: 30}", "{crm: .nan, marketing: 30}")
+    assert problems(write(tmp_path, reps_yaml=reps)) == [
+        "rules/reps.yaml:2: reps[0].products.crm: nan is invalid: Input should be a finite number"
+    ]
+
+
+def test_named_account_domains_must_be_bare_and_not_free_mail(tmp_path: Path) -> None:
+    accounts = (
+        "accounts:\n"
+        "  - {domain: www.acme.example, owner: ann}\n"
+        "  - {domain: gmail.com, owner: ann}\n"
+    )
+    assert problems(write(tmp_path, accounts_yaml=accounts)) == [
+        "rules/accounts.yaml:2: accounts[0].domain: 'www.acme.example' is invalid: Value error, "
+        "write the bare domain 'acme.example', as leads are matched on it",
+        "rules/accounts.yaml:3: accounts[1].domain: 'gmail.com' is invalid: Value error, "
+        "gmail.com is a free-mail domain: it is never an account",
+    ]
+
+
+def test_a_key_given_twice_is_refused(tmp_path: Path) -> None:
+    territories = TERRITORIES.replace(
+        "    covers: security\n", "    covers: security\n    covers: suite\n"
+    )
+    assert problems(write(tmp_path, territories_yaml=territories))[0] == (
+        "rules/territories.yaml:12: territories[2].covers: 'covers' is given twice in this mapping"
+    )
+
+
+def test_ranges_of_different_lengths_at_the_same_rank_are_ambiguous(tmp_path: Path) -> None:
+    territories = (
+        TERRITORIES
+        + """\
+  - id: nyc
+    covers: suite
+    postal: {US: ["100-109"]}
+    owner: {rep: bob}
+  - id: manhattan
+    covers: suite
+    postal: {US: ["10000-10499"]}
+    owner: {rep: ann}
+"""
+    )
+    assert problems(write(tmp_path, territories_yaml=territories)) == [
+        "rules/territories.yaml:20: territories[4].postal.US[0]: '10000-10499' overlaps postal "
+        "range 100-109 of territory 'nyc' at the same specificity"
+    ]
+
+
+def test_section_schema_and_reference_mistakes_come_in_one_report(tmp_path: Path) -> None:
+    reps = REPS.replace("{id: sam,", "{id: sam, colour: red,") + "bogus_section: 1\n"
+    territories = TERRITORIES.replace("[ann, bob]", "[ann, zed]")
+    found = problems(write(tmp_path, reps_yaml=reps, territories_yaml=territories))
+    assert found == [
+        "rules/reps.yaml:4: reps[2].colour: 'colour' is not a known field here",
+        "rules/reps.yaml:8: 'bogus_section' is not a rule section (expected one of: products, "
+        "default_product, segments, unknown_segment, reps, queues, fallbacks, territories, "
+        "accounts, overlays)",
+    ]
+    reps = REPS + "bogus_section: 1\n"
+    (tmp_path / "b").mkdir()
+    found = problems(write(tmp_path / "b", reps_yaml=reps, territories_yaml=territories))
+    assert found == [
+        "rules/reps.yaml:8: 'bogus_section' is not a rule section (expected one of: products, "
+        "default_product, segments, unknown_segment, reps, queues, fallbacks, territories, "
+        "accounts, overlays)",
+        "rules/territories.yaml:5: territories[0].owner.pool[1]: 'zed' is not a rep id",
+    ]
+
+
+def test_an_overlay_product_without_sold_with_gets_one_clear_problem(tmp_path: Path) -> None:
+    products = PRODUCTS.replace(
+        "segments:", "  - {id: insights, name: Insights, model: overlay}\nsegments:"
+    )
+    assert problems(write(tmp_path, products_yaml=products)) == [
+        "rules/products.yaml:5: products[3].model: 'overlay' needs `sold_with`: the primary product"
+    ]

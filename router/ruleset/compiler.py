@@ -45,17 +45,23 @@ def compile_rules(directory: str | FsPath, name: str | None = None) -> CompiledR
     """
     directory = FsPath(directory)
     loaded = load_directory(directory)
-    if loaded.problems:
-        raise RulesError(loaded.problems)
     try:
         rules = schema.RuleSet.model_validate(loaded.document)
     except ValidationError as error:
-        raise RulesError(_schema_problems(error, loaded.document, loaded.sources)) from None
+        found = _schema_problems(error, loaded.document, loaded.sources)
+        if loaded.unreadable:
+            # A section may be missing only because its file could not be read.
+            found = [p for p in found if p.expected != "is required but missing" or "." in p.path]
+        raise RulesError([*loaded.problems, *found]) from None
+    if loaded.unreadable:
+        raise RulesError(loaded.problems)
     digest = hashlib.sha256()
     for file_name in sorted(loaded.texts):
         digest.update(file_name.encode() + b"\0" + loaded.texts[file_name] + b"\0")
     version = digest.hexdigest()[:12]
-    return _Compiler(rules, loaded.sources).build(name or directory.resolve().name, version)
+    compiler = _Compiler(rules, loaded.sources)
+    compiler.problems.extend(loaded.problems)
+    return compiler.build(name or directory.resolve().name, version)
 
 
 def _schema_problems(error: ValidationError, document: Any, sources: SourceMap) -> list[Problem]:
@@ -88,7 +94,13 @@ def _schema_problems(error: ValidationError, document: Any, sources: SourceMap) 
                 expected += " (YAML reads yes/no/on/off unquoted as true/false: quote it)"
         key = (dotted(where), str(value))
         problems.setdefault(key, Problem(file, line, dotted(where), value, expected))
-    return list(problems.values())
+    # A union (a list or a mapping) fails once per branch; the deeper error says why.
+    paths = [p.path for p in problems.values()]
+    return [
+        p
+        for p in problems.values()
+        if not any(other.startswith((p.path + ".", p.path + "[")) for other in paths)
+    ]
 
 
 def _stickiness_tables(reps: dict[str, RepCard]) -> dict[str, Any]:
@@ -238,7 +250,11 @@ class _Compiler:
                 index,
             )
         for card in list(cards.values()):
-            if card.model == "overlay" and card.weights_from in cards:
+            if (
+                card.model == "overlay"
+                and card.weights_from != card.id
+                and card.weights_from in cards
+            ):
                 primary = cards[card.weights_from]
                 if primary.model == "overlay":
                     index = card.order

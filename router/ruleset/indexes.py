@@ -235,6 +235,7 @@ class GeoClaims:
                 )
             )
             self.prefixes_inside_ranges(draft, country, length, bucket)
+        self.ranges_across_lengths(draft)
         return GeoIndex(
             prefixes={c: {p: s.freeze() for p, s in t.items()} for c, t in draft.prefixes.items()},
             prefix_lengths={
@@ -246,6 +247,35 @@ class GeoClaims:
             countries={k: s.freeze() for k, s in draft.countries.items()},
             anywhere=draft.anywhere.freeze() if draft.anywhere else None,
         )
+
+    def ranges_across_lengths(self, draft: _IndexDraft) -> None:
+        """Ranges written with codes of different lengths that cover the same codes
+        at the same rank are ambiguous too (100-109 and 10000-10499)."""
+        by_country: dict[str, list[tuple[int, list[_Range]]]] = defaultdict(list)
+        for (country, length), bucket in draft.ranges.items():
+            by_country[country].append((length, bucket))
+        for tables in by_country.values():
+            tables.sort(key=lambda t: t[0])
+            for index, (short, narrow) in enumerate(tables):
+                for _, wide in tables[index + 1 :]:
+                    self.cross_check(short, narrow, wide)
+
+    def cross_check(self, short: int, narrow: list[_Range], wide: list[_Range]) -> None:
+        lows = [r.low for r in narrow]
+        for longer in wide:
+            low, high = longer.low[:short], longer.high[:short]
+            at = bisect_right(lows, high) - 1
+            while at >= 0 and narrow[at].high >= low:
+                other = narrow[at]
+                at -= 1
+                if range_rank(other.low, other.high) != range_rank(longer.low, longer.high):
+                    continue
+                self.report(
+                    longer.at,
+                    f"{longer.low}-{longer.high}",
+                    f"overlaps postal range {other.low}-{other.high} of territory "
+                    f"{other.holder()!r} at the same specificity",
+                )
 
     def prefixes_inside_ranges(
         self,

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from router.ruleset.problems import Path, Problem
+from router.ruleset.problems import Path, Problem, dotted
 
 RULE_SECTIONS = (
     "products",
@@ -47,28 +47,71 @@ class LoadedRules:
     sources: SourceMap
     texts: dict[str, bytes]
     problems: list[Problem]
+    unreadable: bool = False
 
 
-def _walk(node: yaml.Node, path: Path, name: str, sources: SourceMap) -> None:
+def _walk(
+    node: yaml.Node, path: Path, name: str, sources: SourceMap, problems: list[Problem]
+) -> None:
     sources.origins[path] = (name, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
-            _walk(value_node, (*path, key), name, sources)
+            if key in seen:
+                line = key_node.start_mark.line + 1
+                where = dotted((*path, key))
+                problems.append(Problem(name, line, where, key, "is given twice in this mapping"))
+            seen.add(key)
+            _walk(value_node, (*path, key), name, sources, problems)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, (*path, index), name, sources)
+            _walk(item, (*path, index), name, sources, problems)
 
 
 # libyaml's parser when PyYAML was built with it: several times faster on large rule sets.
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+class BadValue(ValueError):
+    """A scalar YAML parsed but could not build, such as the date 2026-02-30."""
+
+    def __init__(self, line: int, value: str, reason: str) -> None:
+        super().__init__(reason)
+        self.line = line
+        self.value = value
+
+
+def _bad_scalar(node: yaml.Node) -> BadValue | None:
+    """The first scalar below node that PyYAML's constructor refuses."""
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag.endswith(":timestamp"):
+            try:
+                yaml.safe_load(node.value)
+            except ValueError as error:
+                return BadValue(node.start_mark.line + 1, node.value, str(error))
+        return None
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.MappingNode):
+        children = [v for pair in node.value for v in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    for child in children:
+        found = _bad_scalar(child)
+        if found is not None:
+            return found
+    return None
+
+
 def _parse(text: str, name: str) -> tuple[Any, yaml.Node | None]:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        try:
+            data = loader.construct_document(node) if node is not None else None
+        except ValueError as error:
+            found = _bad_scalar(node) if node is not None else None
+            raise found or BadValue(0, "", str(error)) from None
     finally:
         loader.dispose()
     return data, node
@@ -102,13 +145,13 @@ def _merge_file(
             offset = len(items)
             items.extend(value)
             for index, item_node in enumerate(value_node.value):
-                _walk(item_node, (section, offset + index), name, sources)
+                _walk(item_node, (section, offset + index), name, sources, problems)
             sources.origins.setdefault((section,), (name, line))
         elif section in merged:
             problems.append(Problem(name, line, section, section, "is given in two files"))
         else:
             merged[section] = value
-            _walk(value_node, (section,), name, sources)
+            _walk(value_node, (section,), name, sources, problems)
     return problems
 
 
@@ -124,7 +167,8 @@ def load_directory(directory: FsPath) -> LoadedRules:
     problems: list[Problem] = []
     if not directory.is_dir():
         problems.append(Problem(str(directory), 0, "", str(directory), "is not a directory"))
-        return LoadedRules(merged, sources, texts, problems)
+        return LoadedRules(merged, sources, texts, problems, unreadable=True)
+    unreadable = False
     files = rule_files(directory)
     if not files:
         problems.append(Problem(str(directory), 0, "", str(directory), "holds no .yaml files"))
@@ -136,14 +180,21 @@ def load_directory(directory: FsPath) -> LoadedRules:
             data, node = _parse(raw.decode("utf-8"), name)
         except UnicodeDecodeError as error:
             problems.append(Problem(name, 0, "", error.reason, "is not UTF-8 text"))
+            unreadable = True
+            continue
+        except BadValue as error:
+            expected = f"is not a valid date ({error})"
+            problems.append(Problem(name, error.line, "", error.value, expected))
+            unreadable = True
             continue
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             line = mark.line + 1 if mark is not None else 0
             detail = getattr(error, "problem", None) or str(error)
             problems.append(Problem(name, line, "", detail, "is a YAML syntax error"))
+            unreadable = True
             continue
         if node is None:
             continue
         problems.extend(_merge_file(data, node, name, merged, sources))
-    return LoadedRules(merged, sources, texts, problems)
+    return LoadedRules(merged, sources, texts, problems, unreadable)

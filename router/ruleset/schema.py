@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from router.domains import domain_from_website, is_free_mail
 from router.firmographics import FigureError, parse_money
 
 Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80)]
 Model = Literal["dedicated", "portfolio", "overlay"]
 Method = Literal["round_robin", "weighted", "least_loaded"]
+Weight = Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
@@ -58,10 +61,23 @@ class Segment(Rule):
     min_revenue: Money | None = None
 
 
+def _clock_time(value: object) -> object:
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(
+            f'{value} is not a time: YAML reads an unquoted 9:00 as a number; write "09:00"'
+        )
+    if isinstance(value, str) and not re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
+        raise ValueError(f'{value!r} is not a time of day (expected "HH:MM", e.g. "09:00")')
+    return value
+
+
+ClockTime = Annotated[dt.time, BeforeValidator(_clock_time)]
+
+
 class WorkingHours(Rule):
     days: list[Weekday] = ["mon", "tue", "wed", "thu", "fri"]
-    start: dt.time = dt.time(9, 0)
-    end: dt.time = dt.time(17, 0)
+    start: ClockTime = dt.time(9, 0)
+    end: ClockTime = dt.time(17, 0)
 
 
 class Absence(Rule):
@@ -75,7 +91,7 @@ class Rep(Rule):
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     crm_user_id: str | None = None
     role: Literal["primary", "overlay"] = "primary"
-    products: list[Id] | dict[Id, float] = Field(min_length=1)
+    products: list[Id] | dict[Id, Weight] = Field(min_length=1)
     daily_capacity: int | None = Field(default=None, ge=1)
     timezone: str = "UTC"
     working_hours: WorkingHours | None = None
@@ -106,7 +122,7 @@ class Fallbacks(Rule):
 
 class PoolMember(Rule):
     rep: Id
-    weight: float | None = Field(default=None, gt=0)
+    weight: Weight | None = None
 
 
 def _member(value: object) -> object:
@@ -151,8 +167,17 @@ class Account(Rule):
 
     @field_validator("domain")
     @classmethod
-    def _lower(cls, value: str | None) -> str | None:
-        return value.strip().lower() if value else value
+    def _bare_domain(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        bare = domain_from_website(value)
+        if bare is None:
+            raise ValueError(f"{value!r} is not a domain (expected e.g. acme.com)")
+        if is_free_mail(bare):
+            raise ValueError(f"{bare} is a free-mail domain: it is never an account")
+        if bare != value:
+            raise ValueError(f"write the bare domain {bare!r}, as leads are matched on it")
+        return bare
 
 
 class Trigger(Rule):
