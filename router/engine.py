@@ -326,7 +326,7 @@ def lookup(index: GeoIndex, lead: NormalLead) -> tuple[TerritoryCard, str] | Non
             if hit is not None and hit[1] > rank:
                 found = hit[0].pick(industry)
                 if found is not None:
-                    best, rank = (found, f"postal range {country} {postal}"), hit[1]
+                    best, rank = (found, f"postal range {country} {hit[2]}"), hit[1]
         if best is not None:
             return best
     if lead.region is not None:

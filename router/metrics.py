@@ -25,6 +25,8 @@ RULES_VERSION = Gauge(
     ["name", "version"],
 )
 RELOADS = Counter("router_rule_reloads_total", "Rule reloads, by result.", ["result"])
+for _result in ("loaded", "failed"):
+    RELOADS.labels(result=_result)
 
 
 def show_rules_version(name: str, version: str) -> None:

@@ -171,11 +171,32 @@ class Router:
         return decision
 
     async def explain(self, lead: Lead, now: dt.datetime | None = None) -> dict[str, Any]:
-        """The decision this lead would get now, with its trace; changes no state."""
+        """The decision this lead would get now, with its trace; changes no state.
+
+        A lead id decided before answers with that stored decision (replayed),
+        as /v1/route would; the same id with another payload is a LeadConflict.
+        """
         rules = self.rules
         now = now or self.clock()
         draft = prepare(rules, lead, now)
         assert draft.plan is not None
+        recalled = await self.state.recall(lead.id)
+        if recalled is not None:
+            if recalled.fingerprint != draft.plan.fingerprint:
+                raise LeadConflict(lead.id, recalled.decision_id, recalled.decided_at)
+            if recalled.decision is not None:
+                decision: dict[str, Any] = json.loads(recalled.decision)
+            else:
+                decision = conclude(
+                    rules,
+                    draft,
+                    recalled.outcome,
+                    recalled.decision_id,
+                    recalled.decided_at,
+                    with_trace=True,
+                )
+            decision["replayed"] = True
+            return decision
         outcome = await self.state.preview(draft.plan, now)
         return conclude(
             rules,

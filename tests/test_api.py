@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -309,22 +308,41 @@ async def test_openapi_documents_every_endpoint_with_an_example(
     client: httpx.AsyncClient,
 ) -> None:
     spec = (await client.get("/openapi.json")).json()
-    text = json.dumps(spec)
-    for path in (
-        "/v1/route",
-        "/v1/route/batch",
-        "/v1/explain",
-        "/v1/rules",
-        "/healthz",
-        "/readyz",
-        "/metrics",
-        "/v1/reps/{rep_id}",
-    ):
-        assert path in spec["paths"], path
-        for operation in spec["paths"][path].values():
-            assert operation["summary"]
-    assert '"examples"' in text
-    assert spec["components"]["schemas"]["Lead"]["examples"][0]["id"] == "mkto-00Q5e00001"
+    schemas = spec["components"]["schemas"]
+
+    def has_example(node: object) -> bool:
+        if isinstance(node, dict):
+            if "example" in node or "examples" in node:
+                return True
+            ref = node.get("$ref")
+            if isinstance(ref, str) and has_example(schemas[ref.rsplit("/", 1)[-1]]):
+                return True
+            return any(has_example(value) for value in node.values())
+        if isinstance(node, list):
+            return any(has_example(item) for item in node)
+        return False
+
+    paths = spec["paths"]
+    expected = {
+        ("/v1/route", "post"),
+        ("/v1/route/batch", "post"),
+        ("/v1/explain", "post"),
+        ("/v1/rules", "get"),
+        ("/v1/rules/reload", "post"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+        ("/v1/reps/{rep_id}", "get"),
+        ("/v1/reps/{rep_id}/availability", "put"),
+    }
+    assert {(p, m) for p, ops in paths.items() for m in ops} == expected
+    for path, method in expected:
+        operation = paths[path][method]
+        assert operation["summary"], path
+        assert has_example(operation["responses"]["200"]), (path, method)
+        if "requestBody" in operation:
+            assert has_example(operation["requestBody"]), (path, method)
+    assert schemas["Lead"]["examples"][0]["id"] == "mkto-00Q5e00001"
 
 
 async def test_reload_swaps_rules_and_a_broken_reload_keeps_the_old_ones(
@@ -357,3 +375,70 @@ async def test_reload_swaps_rules_and_a_broken_reload_keeps_the_old_ones(
         assert (await client.get("/v1/rules")).json()["version"] == after
         routed = await client.post("/v1/route", json={"id": "R1", **WEST})
         assert routed.json()["rules_version"] == after
+
+
+async def test_explain_of_a_decided_lead_shows_the_stored_decision(
+    client: httpx.AsyncClient,
+) -> None:
+    routed = (await client.post("/v1/route", json={"id": "X1", **WEST})).json()
+    explained = await client.post("/v1/explain", json={"id": "X1", **WEST})
+    assert explained.status_code == 200
+    body = explained.json()
+    assert body["decision_id"] == routed["decision_id"]
+    assert body["replayed"] is True
+    assert body["trace"][0]["step"] == "normalise"
+    other = await client.post("/v1/explain", json={"id": "X1", "country": "DE"})
+    assert other.status_code == 409
+
+
+async def test_rep_at_capacity_is_shown_as_not_available(client: httpx.AsyncClient) -> None:
+    east = {"country": "US", "region": "NY"}
+    for index in range(2):
+        await client.post("/v1/route", json={"id": f"C{index}", **east})
+    status = (await client.get("/v1/reps/gus")).json()
+    assert (status["load_today"], status["daily_capacity"]) == (1, 1)
+    assert status["available_now"] is False
+    assert status["why_not"] == "at daily capacity (1/1)"
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "message"),
+    [
+        (
+            b'{"id": "\xff"}',
+            "application/json",
+            "could not be read as JSON (not UTF-8, nested too deeply, or a number too long)",
+        ),
+        (
+            b'{"id": "T1"}',
+            "text/plain",
+            "send JSON with content-type: application/json (got text/plain)",
+        ),
+        (b'["id"]', "application/json", "must be a JSON object"),
+    ],
+    ids=["not-utf8", "text-plain", "array"],
+)
+async def test_unreadable_bodies_get_422_naming_the_body(
+    client: httpx.AsyncClient, content: bytes, content_type: str, message: str
+) -> None:
+    response = await client.post(
+        "/v1/route", content=content, headers={"content-type": content_type}
+    )
+    assert response.status_code == 422
+    assert response.json() == {
+        "error": "invalid request",
+        "problems": [{"field": "body", "message": message}],
+    }
+
+
+async def test_unknown_paths_and_methods_answer_in_the_same_error_shape(
+    client: httpx.AsyncClient,
+) -> None:
+    missing = await client.get("/v1/nothing")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "not found", "detail": {"explanation": "Not Found"}}
+    wrong = await client.get("/v1/route")
+    assert wrong.status_code == 405
+    assert wrong.json()["error"] == "method not allowed"
+    head = await client.head("/healthz")
+    assert head.status_code == 200

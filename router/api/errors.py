@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from router.api.limits import BodyTooLarge, too_large_body
+from router.api.limits import too_large_body
 from router.leads import LeadError, field_problems
 from router.service import LeadConflict
 from router.state.base import StateUnavailable
@@ -25,12 +28,31 @@ def install(app: FastAPI) -> None:
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
         leads = request.url.path.startswith(("/v1/route", "/v1/explain"))
         hint = "custom fields go in `attributes`" if leads else ""
-        return invalid(field_problems(list(error.errors()), hint))
+        problems = field_problems(list(error.errors()), hint)
+        kind = request.headers.get("content-type", "")
+        if "json" not in kind and any(name == "body" for name, _ in problems):
+            sent = kind or "no content type"
+            problems = [("body", f"send JSON with content-type: application/json (got {sent})")]
+        return invalid(problems)
 
-    @app.exception_handler(BodyTooLarge)
-    async def _too_large(_: Request, error: BodyTooLarge) -> Response:
-        body = too_large_body(int(error.detail.split()[-2]))
-        return Response(body, status_code=413, media_type="application/json")
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code == 413:
+            return Response(
+                too_large_body(int(str(error.detail).split()[-2])),
+                413,
+                media_type="application/json",
+            )
+        if error.status_code == 400:
+            # FastAPI's answer to a body it could not decode: bad UTF-8, nesting too deep,
+            # a number too long to read.
+            why = "could not be read as JSON (not UTF-8, nested too deeply, or a number too long)"
+            return invalid([("body", why)])
+        body = {
+            "error": HTTPStatus(error.status_code).phrase.lower(),
+            "detail": {"explanation": str(error.detail)},
+        }
+        return JSONResponse(body, status_code=error.status_code, headers=error.headers)
 
     @app.exception_handler(LeadError)
     async def _lead(_: Request, error: LeadError) -> JSONResponse:

@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from router.api.deps import RouterDep
+from router.api.schemas import ErrorBody
 from router.state.base import Availability
 
 routes = APIRouter(prefix="/v1/reps", tags=["reps"])
 
 
 class RepStatus(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "dana-whitfield",
+                    "name": "Dana Whitfield",
+                    "role": "primary",
+                    "products": {"crm": 70.0, "marketing": 30.0},
+                    "active": True,
+                    "daily_capacity": 40,
+                    "load_today": 12,
+                    "local_day": "2026-12-04",
+                    "availability": {"paused": True, "note": "training"},
+                    "available_now": False,
+                    "why_not": "paused (training)",
+                }
+            ]
+        }
+    )
+
     id: str
     name: str
     role: str
@@ -32,16 +52,19 @@ async def status(router: RouterDep, rep_id: str) -> dict[str, Any]:
     rep = router.rules.reps.get(rep_id)
     if rep is None:
         raise HTTPException(404, f"rep {rep_id!r} is not in rule version {router.rules.version}")
-    now = dt.datetime.now(dt.UTC)
+    now = router.clock()
     day = now.astimezone(rep.timezone).date()
     availability = await router.state.availability(rep_id)
+    load = await router.state.load(rep_id, day.isoformat())
     why = None
     if not rep.active:
         why = "inactive in the rule files"
     elif rep.back_from_absence(day.isoformat()):
         why = "out of office in the rule files"
-    elif availability is not None:
+    elif availability is not None and availability.blocks(now):
         why = availability.blocks(now)
+    elif rep.daily_capacity is not None and load >= rep.daily_capacity:
+        why = f"at daily capacity ({load}/{rep.daily_capacity})"
     return {
         "id": rep.id,
         "name": rep.name,
@@ -49,7 +72,7 @@ async def status(router: RouterDep, rep_id: str) -> dict[str, Any]:
         "products": dict(rep.weights),
         "active": rep.active,
         "daily_capacity": rep.daily_capacity,
-        "load_today": await router.state.load(rep_id, day.isoformat()),
+        "load_today": load,
         "local_day": day.isoformat(),
         "availability": availability,
         "available_now": why is None,
@@ -57,14 +80,28 @@ async def status(router: RouterDep, rep_id: str) -> dict[str, Any]:
     }
 
 
-@routes.get("/{rep_id}", response_model=RepStatus, summary="A rep's load and availability")
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No rep with this id in the active rules"},
+    422: {"model": ErrorBody, "description": "The availability is not valid"},
+}
+
+
+@routes.get(
+    "/{rep_id}",
+    response_model=RepStatus,
+    summary="A rep's load and availability",
+    responses=NOT_FOUND,
+)
 async def get_rep(rep_id: str, router: RouterDep) -> dict[str, Any]:
     """Today's load (in the rep's own time zone) and availability, as routing sees them."""
     return await status(router, rep_id)
 
 
 @routes.put(
-    "/{rep_id}/availability", response_model=RepStatus, summary="Set a rep's run-time availability"
+    "/{rep_id}/availability",
+    response_model=RepStatus,
+    summary="Set a rep's run-time availability",
+    responses=NOT_FOUND,
 )
 async def put_availability(
     rep_id: str, availability: Availability, router: RouterDep

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from router.api.deps import RouterDep
 from router.api.schemas import ErrorBody
@@ -18,6 +18,28 @@ routes = APIRouter(prefix="/v1/rules", tags=["rules"])
 
 
 class RulesInfo(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "rules",
+                    "version": "e1aaaf075ba1",
+                    "loaded_at": "2026-12-04T15:46:40+00:00",
+                    "counts": {
+                        "products": 4,
+                        "segments": 3,
+                        "reps": 39,
+                        "queues": 3,
+                        "territories": 30,
+                        "named_accounts": 8,
+                        "overlays": 1,
+                    },
+                    "warnings": [],
+                }
+            ]
+        }
+    )
+
     name: str
     version: str
     loaded_at: str

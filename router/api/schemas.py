@@ -90,6 +90,24 @@ class BatchItemError(BaseModel):
 
 
 class BatchResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "decisions": [
+                        Decision.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+                        {
+                            "lead_id": "mkto-00Q5e00002",
+                            "status": 409,
+                            "error": "lead 'mkto-00Q5e00002' was decided at ... for a different "
+                            "payload; a retry must carry the same fields, a new lead a new id",
+                        },
+                    ]
+                }
+            ]
+        }
+    )
+
     decisions: list[Decision | BatchItemError]
 
 

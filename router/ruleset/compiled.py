@@ -100,14 +100,15 @@ class RangeTable:
     slots: tuple[Slot, ...]
     ranks: tuple[int, ...]
 
-    def find(self, postal: str) -> tuple[Slot, int] | None:
-        """The range holding the code and its rank (the length of its bounds' shared prefix)."""
+    def find(self, postal: str) -> tuple[Slot, int, str] | None:
+        """The range holding the code, its rank (the length of its bounds' shared
+        prefix) and its bounds as written."""
         if len(postal) < self.length:
             return None
         head = postal[: self.length]
         index = bisect_right(self.lows, head) - 1
         if index >= 0 and head <= self.highs[index]:
-            return self.slots[index], self.ranks[index]
+            return self.slots[index], self.ranks[index], f"{self.lows[index]}-{self.highs[index]}"
         return None
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from router.plan import Outcome, Plan
 
@@ -16,12 +16,21 @@ DEFAULT_REPLAY_WINDOW = dt.timedelta(days=7)
 class Availability(BaseModel):
     """A rep's run-time availability, set through the API on top of the rule files."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"paused": True, "note": "training"},
+                {"away_from": "2026-12-24T00:00:00Z", "away_until": "2027-01-02T00:00:00Z"},
+                {},
+            ]
+        },
+    )
 
     paused: bool = False
     away_from: dt.datetime | None = None
     away_until: dt.datetime | None = None
-    note: str | None = None
+    note: str | None = Field(default=None, max_length=500)
 
     @model_validator(mode="after")
     def _ordered(self) -> Availability:
@@ -77,6 +86,17 @@ class Conflict:
     decided_at: str
 
 
+@dataclass(frozen=True, slots=True)
+class Recalled:
+    """What the state remembers of a decided lead id."""
+
+    fingerprint: str
+    decision_id: str
+    decided_at: str
+    outcome: Outcome
+    decision: str | None
+
+
 Execution = Fresh | Replayed | Conflict
 
 
@@ -99,6 +119,10 @@ class State(Protocol):
 
     async def save(self, lead_id: str, decision: str) -> None:
         """Keep the full decision body for replays of lead_id."""
+        ...
+
+    async def recall(self, lead_id: str) -> Recalled | None:
+        """The stored decision of lead_id, if it was decided inside the replay window."""
         ...
 
     async def set_availability(self, rep_id: str, availability: Availability) -> None: ...

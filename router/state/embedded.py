@@ -15,6 +15,7 @@ from router.state.base import (
     Conflict,
     Execution,
     Fresh,
+    Recalled,
     Replayed,
     Stamp,
 )
@@ -155,6 +156,18 @@ class EmbeddedState:
         record = self.records.get(lead_id)
         if record is not None:
             record.decision = decision
+
+    async def recall(self, lead_id: str) -> Recalled | None:
+        record = self.records.get(lead_id)
+        if record is None or record.expires < time.time():
+            return None
+        return Recalled(
+            record.fingerprint,
+            record.decision_id,
+            record.decided_at,
+            record.outcome,
+            record.decision,
+        )
 
     async def set_availability(self, rep_id: str, availability: Availability) -> None:
         self.availabilities[rep_id] = availability

@@ -38,6 +38,7 @@ from router.state.base import (
     Conflict,
     Execution,
     Fresh,
+    Recalled,
     Replayed,
     Stamp,
     StateUnavailable,
@@ -154,6 +155,16 @@ class RedisState:
             await asyncio.gather(*self._saving)
 
     # availability and load -----------------------------------------------------
+
+    async def recall(self, lead_id: str) -> Recalled | None:
+        key = self._record(lead_id)
+        fields = ("fingerprint", "decision_id", "decided_at", "outcome", "decision")
+        values = await self._run("recall", lambda: self.client.hmget(key, list(fields)))
+        text = [v.decode() if isinstance(v, bytes) else v for v in values]
+        fingerprint, decision_id, decided_at, outcome, decision = text
+        if fingerprint is None or decision_id is None or decided_at is None or outcome is None:
+            return None
+        return Recalled(fingerprint, decision_id, decided_at, outcome_from_json(outcome), decision)
 
     async def set_availability(self, rep_id: str, availability: Availability) -> None:
         packed = pack_availability(availability)
