@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,9 +112,12 @@ class ColumnMapping:
                     f"--scale {name}: only figures can be scaled ({', '.join(sorted(FIGURES))})"
                 )
             try:
-                factors[name] = float(text)
+                factor = float(text)
             except ValueError:
                 raise LeadFileError(f"--scale {name}={text}: {text!r} is not a number") from None
+            if not math.isfinite(factor) or factor <= 0:
+                raise LeadFileError(f"--scale {name}={text}: the factor must be a positive number")
+            factors[name] = factor
         return cls(mapped, fixed, factors, id_column)
 
     def plan(self, header: list[str], strict: bool = True) -> _RowPlan:
@@ -292,7 +296,10 @@ def read_csv(binary: IO[bytes], mapping: ColumnMapping) -> Iterator[Row]:
     """
     bad: list[int] = []
     reader = csv.reader(_decoded(binary, bad))
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+    except csv.Error as error:
+        raise LeadFileError(f"line 1: the header is not valid CSV ({error})") from None
     if header is None:
         return
     if bad:

@@ -329,3 +329,20 @@ def test_serve_refuses_bad_rules_before_starting(
 
     assert result.exit_code == 1
     assert calls == []
+
+
+def test_simulate_refuses_a_binary_file_and_a_non_finite_scale(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    directory = rules_dir(tmp_path)
+    binary = tmp_path / "leads.csv"
+    binary.write_bytes(b"id,country\r\x00\xff\n\x00\x01\x02\rabc\n")
+    result = runner.invoke(cli.app, ["simulate", str(directory), str(binary)])
+    assert result.exit_code == 2
+    assert "the header is not valid CSV" in result.stderr
+    good = tmp_path / "good.csv"
+    good.write_text("id,employees\n1,5\n")
+    args = ["simulate", str(directory), str(good), "--scale", "employees=1e400"]
+    result = runner.invoke(cli.app, args)
+    assert result.exit_code == 2
+    assert "--scale employees=1e400: the factor must be a positive number" in result.stderr
