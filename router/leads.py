@@ -268,6 +268,25 @@ def _figures(lead: Lead, normal: NormalLead) -> None:
 
 
 def _place(lead: Lead, normal: NormalLead) -> None:
+    country, region, postal, notes = _place_of(lead.country, lead.region, lead.postal_code)
+    normal.country, normal.region, normal.postal = country, region, postal
+    normal.notes.extend(notes)
+
+
+@lru_cache(maxsize=65536)
+def _place_of(
+    country: str | None, region: str | None, postal_code: str | None
+) -> tuple[str | None, str | None, str | None, tuple[str, ...]]:
+    """The canonical place and the notes on reading it; leads repeat places, so cached."""
+    normal = NormalLead(id="")
+    _read_place(country, region, postal_code, normal)
+    return normal.country, normal.region, normal.postal, tuple(normal.notes)
+
+
+def _read_place(
+    country: str | None, region: str | None, postal_code: str | None, normal: NormalLead
+) -> None:
+    lead = _Place(country, region, postal_code)
     notes = normal.notes
     if lead.country:
         normal.country = geo.country_code(lead.country)
@@ -293,6 +312,13 @@ def _place(lead: Lead, normal: NormalLead) -> None:
             normal.country = geo.region_country(normal.region)
             notes.append(f"country {normal.country} derived from region {normal.region}")
     _zip_state(normal)
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    country: str | None
+    region: str | None
+    postal_code: str | None
 
 
 def _zip_state(normal: NormalLead) -> None:
