@@ -268,14 +268,7 @@ def _blocked(rules: CompiledRules, product: str, now: dt.datetime) -> frozenset[
     blocked = frozenset(
         rep_id for rep_id in limited if _unavailable(rules.reps[rep_id], now, hours=False)
     )
-    starts, ends = [], []
-    for rep_id in limited:
-        zone = rules.reps[rep_id].timezone
-        local_day(zone, now)
-        start, end, _ = _DAYS[zone.key]
-        starts.append(start)
-        ends.append(end)
-    rules.memo[key] = (max(starts), min(ends), blocked)
+    rules.memo[key] = (*_same_days(rules, limited, now), blocked)
     return blocked
 
 
@@ -369,6 +362,15 @@ def _candidates(
         return kept[3]  # type: ignore[no-any-return]
     notes: list[str] = []
     chosen = _candidates_now(rules, reps, weights, now, hours, notes)
+    rules.memo[key] = (*_same_days(rules, reps, now), tuple(notes), chosen)
+    skipped.extend(notes)
+    return chosen
+
+
+def _same_days(
+    rules: CompiledRules, reps: tuple[str, ...], now: dt.datetime
+) -> tuple[float, float]:
+    """The span (epoch seconds) around now in which every one of reps keeps their local day."""
     starts, ends = [], []
     for rep_id in reps:
         zone = rules.reps[rep_id].timezone
@@ -376,9 +378,7 @@ def _candidates(
         start, end, _ = _DAYS[zone.key]
         starts.append(start)
         ends.append(end)
-    rules.memo[key] = (max(starts), min(ends), tuple(notes), chosen)
-    skipped.extend(notes)
-    return chosen
+    return max(starts), min(ends)
 
 
 def _candidates_now(

@@ -17,7 +17,7 @@ from router.leads import Lead, LeadError, normalise
 from router.plan import Outcome
 from router.ruleset.compiled import CompiledRules
 from router.ruleset.compiler import compile_rules
-from router.state.base import Conflict, Fresh, Stamp, State
+from router.state.base import Conflict, Fresh, Recalled, Replayed, Stamp, State
 
 log = logging.getLogger("router.decisions")
 
@@ -45,6 +45,22 @@ def fallback_reason(draft: Draft, outcome: Outcome) -> str:
 
 def without_trace(decision: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in decision.items() if k != "trace"}
+
+
+def replayed(rules: CompiledRules, draft: Draft, stored: Replayed | Recalled) -> dict[str, Any]:
+    """The stored decision as sent the first time, marked replayed.
+
+    When only the outcome was kept (the body was not stored yet), the decision is
+    rebuilt from it: the same but for the rule version if the rules changed since.
+    """
+    if stored.decision is not None:
+        decision: dict[str, Any] = json.loads(stored.decision)
+    else:
+        decision = conclude(
+            rules, draft, stored.outcome, stored.decision_id, stored.decided_at, with_trace=True
+        )
+    decision["replayed"] = True
+    return decision
 
 
 def warm_up() -> None:
@@ -138,18 +154,7 @@ class Router:
                 reason = fallback_reason(draft, execution.outcome)
                 metrics.FALLBACKS.labels(reason=reason).inc()
         else:
-            if execution.decision is not None:
-                decision = json.loads(execution.decision)
-            else:
-                decision = conclude(
-                    rules,
-                    draft,
-                    execution.outcome,
-                    execution.decision_id,
-                    execution.decided_at,
-                    with_trace=True,
-                )
-            decision["replayed"] = True
+            decision = replayed(rules, draft, execution)
             outcome = "replayed"
         elapsed = time.perf_counter() - started
         metrics.DECISIONS.labels(
@@ -184,19 +189,7 @@ class Router:
         if recalled is not None:
             if recalled.fingerprint != draft.plan.fingerprint:
                 raise LeadConflict(lead.id, recalled.decision_id, recalled.decided_at)
-            if recalled.decision is not None:
-                decision: dict[str, Any] = json.loads(recalled.decision)
-            else:
-                decision = conclude(
-                    rules,
-                    draft,
-                    recalled.outcome,
-                    recalled.decision_id,
-                    recalled.decided_at,
-                    with_trace=True,
-                )
-            decision["replayed"] = True
-            return decision
+            return replayed(rules, draft, recalled)
         outcome = await self.state.preview(draft.plan, now)
         return conclude(
             rules,
