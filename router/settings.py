@@ -13,6 +13,9 @@ DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules"
 class Settings(BaseModel):
     """Every setting has a default that serves the example rules on the embedded state.
 
+    `rules_watch_seconds`, when above 0, makes every worker check the rules
+    directory that often and reload it when its files changed.
+
     `rules_name` names the rule set in the shared state (its Redis key namespace);
     by default it is the rules directory's name, so two different rule sets that
     share one Redis must be given different names.
@@ -33,6 +36,7 @@ class Settings(BaseModel):
     redis_pool_timeout_seconds: float = Field(default=0.5, gt=0, le=30)
     redis_connect_timeout_seconds: float = Field(default=0.25, gt=0, le=30)
     redis_socket_timeout_seconds: float = Field(default=0.25, gt=0, le=30)
+    rules_watch_seconds: float = Field(default=0, ge=0, le=3600)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     replay_window_seconds: int = Field(default=7 * 24 * 3600, ge=60)
 

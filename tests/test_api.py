@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import shutil
 from collections.abc import AsyncIterator
@@ -442,3 +443,22 @@ async def test_unknown_paths_and_methods_answer_in_the_same_error_shape(
     assert wrong.json()["error"] == "method not allowed"
     head = await client.head("/healthz")
     assert head.status_code == 200
+
+
+async def test_watched_rules_directory_is_reloaded_by_itself(tmp_path: Path) -> None:
+    rules = tmp_path / "order"
+    shutil.copytree(CASES / "order", rules)
+    app = create_app(Settings(rules_dir=rules, rules_watch_seconds=0.05))
+    async with asgi_client(app) as client:
+        before = (await client.get("/v1/rules")).json()["version"]
+        reps = rules / "reps.yaml"
+        reps.write_text(reps.read_text().replace("{id: ada,", "{id: ada, colour: red,"))
+        await asyncio.sleep(0.5)
+        assert (await client.get("/v1/rules")).json()["version"] == before
+        reps.write_text(reps.read_text().replace(" colour: red,", "") + "# edited\n")
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            after = (await client.get("/v1/rules")).json()["version"]
+            if after != before:
+                break
+        assert after == app.state.router.rules.version != before

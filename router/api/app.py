@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,6 +15,7 @@ from router.ruleset.compiler import compile_rules
 from router.service import Router
 from router.settings import Settings
 from router.state.factory import open_state
+from router.watch import follow_rules
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -23,10 +26,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = await open_state(settings, compiled.name)
-        app.state.router = Router(compiled, state, settings.rules_dir)
+        router = app.state.router = Router(compiled, state, settings.rules_dir)
+        watcher = None
+        if settings.rules_watch_seconds > 0:
+            watcher = asyncio.create_task(follow_rules(router, settings.rules_watch_seconds))
         try:
             yield
         finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
             await state.close()
 
     app = FastAPI(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -31,7 +30,7 @@ from router.ruleset.compiled import (
     TriggerCard,
 )
 from router.ruleset.indexes import GeoClaims
-from router.ruleset.loading import SourceMap, load_directory
+from router.ruleset.loading import SourceMap, load_directory, version_of
 from router.ruleset.problems import Path, Problem, RulesError, dotted
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -55,10 +54,7 @@ def compile_rules(directory: str | FsPath, name: str | None = None) -> CompiledR
         raise RulesError([*loaded.problems, *found]) from None
     if loaded.unreadable:
         raise RulesError(loaded.problems)
-    digest = hashlib.sha256()
-    for file_name in sorted(loaded.texts):
-        digest.update(file_name.encode() + b"\0" + loaded.texts[file_name] + b"\0")
-    version = digest.hexdigest()[:12]
+    version = version_of(loaded.texts)
     compiler = _Compiler(rules, loaded.sources)
     compiler.problems.extend(loaded.problems)
     return compiler.build(name or directory.resolve().name, version)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
@@ -115,6 +116,20 @@ def _parse(text: str, name: str) -> tuple[Any, yaml.Node | None]:
     finally:
         loader.dispose()
     return data, node
+
+
+def version_of(texts: dict[str, bytes]) -> str:
+    """The rule version: a hash of every file's name and bytes, comments included."""
+    digest = hashlib.sha256()
+    for file_name in sorted(texts):
+        digest.update(file_name.encode() + b"\0" + texts[file_name] + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def directory_version(directory: FsPath) -> str:
+    """The version the rules directory would compile to, without compiling it."""
+    files = rule_files(directory) if directory.is_dir() else []
+    return version_of({str(f.relative_to(directory)): f.read_bytes() for f in files})
 
 
 def rule_files(directory: FsPath) -> list[FsPath]:
