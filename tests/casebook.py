@@ -13,6 +13,9 @@ from typing import Any
 
 import yaml
 
+from router.leads import Lead
+from router.service import LeadConflict, Router
+
 CASES = Path(__file__).parent / "cases"
 
 
@@ -64,3 +67,16 @@ def check(case: Case, status: int, body: dict[str, Any], seen: dict[str, Any]) -
         assert {**body, "replayed": False} == earlier
     else:
         seen[case.lead["id"]] = body
+
+
+async def run_in_process(router: Router, book: Book) -> None:
+    """Every case of the book, in order, through one Router at the book's time."""
+    router.clock = lambda: book.now
+    seen: dict[str, Any] = {}
+    for case in book.cases:
+        try:
+            body = await router.route(Lead.model_validate(case.lead))
+        except LeadConflict:
+            check(case, 409, {}, seen)
+            continue
+        check(case, 200, body, seen)

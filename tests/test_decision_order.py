@@ -7,12 +7,11 @@ from typing import Any
 import pytest
 
 from router.api.app import create_app
-from router.leads import Lead
 from router.ruleset.compiler import compile_rules
-from router.service import LeadConflict, Router
+from router.service import Router
 from router.settings import Settings
 from router.state.embedded import EmbeddedState
-from tests.casebook import Book, books, check
+from tests.casebook import Book, books, check, run_in_process
 from tests.http import asgi_client
 
 BOOKS = books()
@@ -20,16 +19,7 @@ BOOKS = books()
 
 @pytest.mark.parametrize("book", BOOKS, ids=[b.name for b in BOOKS])
 async def test_cases_in_process(book: Book) -> None:
-    router = Router(compile_rules(book.rules), EmbeddedState())
-    router.clock = lambda: book.now
-    seen: dict[str, Any] = {}
-    for case in book.cases:
-        try:
-            body = await router.route(Lead.model_validate(case.lead))
-        except LeadConflict:
-            check(case, 409, {}, seen)
-            continue
-        check(case, 200, body, seen)
+    await run_in_process(Router(compile_rules(book.rules), EmbeddedState()), book)
 
 
 @pytest.mark.parametrize("book", BOOKS, ids=[b.name for b in BOOKS])

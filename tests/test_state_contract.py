@@ -12,14 +12,13 @@ import datetime as dt
 import itertools
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 import pytest
 
-from router.leads import Lead
 from router.plan import Candidate, Outcome, Pick, Plan, Sticky
 from router.ruleset.compiler import compile_rules
-from router.service import LeadConflict, Router
+from router.service import Router
 from router.settings import Settings
 from router.state.base import (
     DEFAULT_REPLAY_WINDOW,
@@ -32,7 +31,7 @@ from router.state.base import (
 )
 from router.state.embedded import EmbeddedState
 from router.state.redis_store import RedisState, open_redis
-from tests.casebook import Book, books, check
+from tests.casebook import Book, books, run_in_process
 from tests.conftest import RedisEndpoint
 
 NOW = dt.datetime(2026, 12, 2, 15, 0, tzinfo=dt.UTC)
@@ -510,13 +509,4 @@ BOOKS = books()
 async def test_the_decision_cases_give_the_same_answers_on_every_store(
     state: State, book: Book
 ) -> None:
-    router = Router(compile_rules(book.rules), state)
-    router.clock = lambda: book.now
-    seen: dict[str, Any] = {}
-    for case in book.cases:
-        try:
-            body = await router.route(Lead.model_validate(case.lead))
-        except LeadConflict:
-            check(case, 409, {}, seen)
-            continue
-        check(case, 200, body, seen)
+    await run_in_process(Router(compile_rules(book.rules), state), book)
