@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -79,12 +82,20 @@ class Router:
         warm_up()
         metrics.show_rules_version(rules.name, rules.version)
 
-    def reload(self) -> CompiledRules:
-        """Compile the rules directory again; on any error the old rules keep serving."""
+    async def reload(self) -> CompiledRules:
+        """Compile the rules directory again; on any error the old rules keep serving.
+
+        The compile runs in a separate process: a large rule set takes seconds of
+        CPU, which in a thread would hold the GIL and stall every request meanwhile.
+        """
         if self.rules_dir is None:
             raise RuntimeError("these rules were not loaded from a directory")
+        loop = asyncio.get_running_loop()
         try:
-            fresh = compile_rules(self.rules_dir, self.rules.name)
+            with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+                fresh = await loop.run_in_executor(
+                    pool, compile_rules, self.rules_dir, self.rules.name
+                )
         except Exception:
             metrics.RELOADS.labels(result="failed").inc()
             raise

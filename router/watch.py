@@ -34,7 +34,7 @@ async def follow_rules(router: Router, every: float) -> None:
         if found in (router.rules.version, refused):
             continue
         try:
-            fresh = await asyncio.to_thread(router.reload)
+            fresh = await router.reload()
         except RulesError as error:
             refused = found
             log.warning("rules not reloaded version=%s problems=%d", found, len(error.problems))

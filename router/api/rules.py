@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter
@@ -72,8 +71,7 @@ async def current(router: RouterDep) -> dict[str, Any]:
 async def reload(router: RouterDep) -> Any:
     """Compile the rules directory again and swap it in; on any mistake the old rules stay."""
     try:
-        # Compiling a large rule set takes seconds: off the event loop, so serving goes on.
-        fresh = await asyncio.to_thread(router.reload)
+        fresh = await router.reload()
     except RulesError as error:
         problems = [
             {"field": f"{p.file}:{p.line} {p.path}".strip(), "message": f"{p.value!r} {p.expected}"}

@@ -33,6 +33,10 @@ class RulesError(Exception):
         lines = "\n".join(f"  {p}" for p in self.problems)
         super().__init__(f"{len(self.problems)} problem(s) in the rule files:\n{lines}")
 
+    def __reduce__(self) -> tuple[type[RulesError], tuple[list[Problem]]]:
+        # Rebuilt from its problems when it crosses a process boundary (reloads).
+        return (RulesError, (self.problems,))
+
 
 def dotted(path: Path) -> str:
     """Render a location such as ('reps', 3, 'products') as reps[3].products."""
