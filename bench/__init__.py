@@ -1,0 +1,1 @@
+"""Benchmarks of the lead router: `python -m bench` (see bench/README.md)."""

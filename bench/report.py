@@ -41,7 +41,7 @@ def show(value: Cell) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "-"
-        if abs(value) >= 1000:
+        if abs(value) >= 999.5:
             return f"{value:,.0f}"
         if abs(value) >= 100:
             return f"{value:.0f}"

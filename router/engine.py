@@ -49,6 +49,7 @@ class Draft:
     overlays: list[tuple[OverlayCard, str]] = field(default_factory=list)
     missing: str | None = None
     skipped: list[str] = field(default_factory=list)
+    interest: frozenset[str] = frozenset()
     trace: Trace = field(default_factory=list)
     plan: Plan | None = None
 
@@ -67,6 +68,7 @@ def prepare(rules: CompiledRules, lead: Lead, now: dt.datetime) -> Draft:
     trace = draft.trace
     step(trace, "normalise", _place_words(normal), *normal.notes)
     draft.product = _product(rules, lead, trace)
+    draft.interest = frozenset(trace[-1].get("interest", ()))
     draft.account = _named_account(rules, normal)
     draft.segment = _segment(rules, normal, draft.account, trace)
     product = draft.product
@@ -463,7 +465,7 @@ def _specialists(overlay: OverlayCard, lead: NormalLead) -> tuple[tuple[str, ...
 def _overlays(
     rules: CompiledRules, lead: Lead, draft: Draft, now: dt.datetime, trace: Trace
 ) -> tuple[Pick, ...]:
-    interest = set(next((s.get("interest", []) for s in trace if s["step"] == "product"), []))
+    interest = set(draft.interest)
     if draft.product is not None:
         interest.add(draft.product.id)
     picks = []

@@ -44,6 +44,7 @@ class _Range:
 class _IndexDraft:
     prefixes: dict[str, dict[str, _SlotDraft]] = field(default_factory=lambda: defaultdict(dict))
     ranges: dict[tuple[str, int], list[_Range]] = field(default_factory=lambda: defaultdict(list))
+    range_at: dict[tuple[str, str, str], _Range] = field(default_factory=dict)
     regions: dict[str, _SlotDraft] = field(default_factory=dict)
     countries: dict[str, _SlotDraft] = field(default_factory=dict)
     anywhere: _SlotDraft | None = None
@@ -187,11 +188,10 @@ class GeoClaims:
             slot = draft.prefixes[country].setdefault(prefix, _SlotDraft())
             self.take(slot, industry, card, where, f"postal prefix {country} {prefix}")
         for country, low, high, where in places["ranges"]:
-            bucket = draft.ranges[(country, len(low))]
-            same = next((r for r in bucket if r.low == low and r.high == high), None)
+            same = draft.range_at.get((country, low, high))
             if same is None:
-                same = _Range(low, high, _SlotDraft(), where)
-                bucket.append(same)
+                same = draft.range_at[(country, low, high)] = _Range(low, high, _SlotDraft(), where)
+                draft.ranges[(country, len(low))].append(same)
             self.take(same.draft, industry, card, where, f"postal range {country} {low}-{high}")
         for region in places["regions"]:
             slot = draft.regions.setdefault(region, _SlotDraft())
