@@ -23,7 +23,16 @@ from router import domains, geo
 from router.firmographics import FigureError, parse_count, parse_money
 from router.ruleset.indexes import normal_industry
 
-Text = Annotated[str, StringConstraints(max_length=2000)]
+
+def _unicode(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("is not valid Unicode text (it holds a lone surrogate)") from None
+    return value
+
+
+Text = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_unicode)]
 RawFigure = StrictInt | StrictFloat | Annotated[str, StringConstraints(max_length=100)]
 
 
@@ -88,6 +97,7 @@ class Lead(BaseModel):
         str,
         BeforeValidator(_lead_id),
         StringConstraints(min_length=1, max_length=200),
+        AfterValidator(_unicode),
         AfterValidator(_not_blank),
     ]
     email: Text | None = None

@@ -79,10 +79,17 @@ class Router:
         self.state = state
         self.rules_dir = rules_dir
         self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+        self._reloading: asyncio.Future[CompiledRules] | None = None
         warm_up()
         metrics.show_rules_version(rules.name, rules.version)
 
     async def reload(self) -> CompiledRules:
+        """Compile the rules directory again; concurrent calls share one compile."""
+        if self._reloading is None or self._reloading.done():
+            self._reloading = asyncio.ensure_future(self._reload())
+        return await asyncio.shield(self._reloading)
+
+    async def _reload(self) -> CompiledRules:
         """Compile the rules directory again; on any error the old rules keep serving.
 
         The compile runs in a separate process: a large rule set takes seconds of

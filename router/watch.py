@@ -39,5 +39,10 @@ async def follow_rules(router: Router, every: float) -> None:
             refused = found
             log.warning("rules not reloaded version=%s problems=%d", found, len(error.problems))
             continue
+        except Exception:
+            # Whatever went wrong, the watcher must outlive it: the next edit is tried again.
+            refused = found
+            log.exception("rules not reloaded version=%s", found)
+            continue
         refused = None
         log.info("rules reloaded version=%s", fresh.version)

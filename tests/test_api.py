@@ -462,3 +462,38 @@ async def test_watched_rules_directory_is_reloaded_by_itself(tmp_path: Path) -> 
             if after != before:
                 break
         assert after == app.state.router.rules.version != before
+
+
+async def test_a_lone_surrogate_in_the_id_is_refused_before_anything_is_stored(
+    client: httpx.AsyncClient,
+) -> None:
+    body = b'{"id": "L\\udfff", "country": "US", "region": "WA"}'
+    response = await client.post(
+        "/v1/route", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["problems"] == [
+        {"field": "id", "message": "is not valid Unicode text (it holds a lone surrogate)"}
+    ]
+    assert await loads(client) == {"ada": 0, "ben": 0}
+
+
+async def test_availability_times_must_be_iso_text(client: httpx.AsyncClient) -> None:
+    response = await client.put("/v1/reps/ada/availability", json={"away_from": 253402300799})
+    assert response.status_code == 422
+    assert response.json()["problems"] == [
+        {
+            "field": "away_from",
+            "message": "write times as ISO 8601 text with an offset, e.g. 2026-12-24T00:00:00Z",
+        }
+    ]
+
+
+async def test_concurrent_reloads_share_one_compile(tmp_path: Path) -> None:
+    rules = tmp_path / "order"
+    shutil.copytree(CASES / "order", rules)
+    app = create_app(Settings(rules_dir=rules))
+    async with asgi_client(app):
+        router = app.state.router
+        first, second = await asyncio.gather(router.reload(), router.reload())
+        assert first is second

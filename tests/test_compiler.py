@@ -291,7 +291,9 @@ def test_unquoted_times_and_impossible_dates_are_refused(tmp_path: Path) -> None
         "email: bob@x.example, out_of_office: [{from: 2026-02-30, to: 2026-03-02}],",
     )
     [problem] = problems(write(tmp_path / "d", reps_yaml=reps))
-    assert problem.startswith("rules/reps.yaml:3: '2026-02-30' is not a valid date")
+    assert problem == (
+        "rules/reps.yaml:3: '2026-02-30' is not a valid value: day is out of range for month"
+    )
 
 
 def test_weights_must_be_finite(tmp_path: Path) -> None:
@@ -371,4 +373,11 @@ def test_an_overlay_product_without_sold_with_gets_one_clear_problem(tmp_path: P
     )
     assert problems(write(tmp_path, products_yaml=products)) == [
         "rules/products.yaml:5: products[3].model: 'overlay' needs `sold_with`: the primary product"
+    ]
+
+
+def test_an_alias_that_refers_to_itself_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    reps = REPS.replace("{id: sam,", "{id: sam, name2: &loop [*loop],")
+    assert problems(write(tmp_path, reps_yaml=reps)) == [
+        "rules/reps.yaml:4: 'alias' is not a valid value: an alias that refers to itself"
     ]

@@ -49,7 +49,7 @@ async def route_batch(
 @routes.post(
     "/explain",
     response_model=Decision,
-    responses=ERRORS,
+    responses=ROUTE_ERRORS,
     summary="Explain how a lead would be routed",
 )
 async def explain(lead: Lead, router: RouterDep) -> JSONResponse:

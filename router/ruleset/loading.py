@@ -104,10 +104,33 @@ def _bad_scalar(node: yaml.Node) -> BadValue | None:
     return None
 
 
+def _cycle(node: yaml.Node, open_nodes: set[int]) -> yaml.Node | None:
+    """A node that contains itself through an alias (`a: &x [*x]`), if any."""
+    if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+        return None
+    if id(node) in open_nodes:
+        return node
+    open_nodes.add(id(node))
+    children = (
+        [v for pair in node.value for v in pair]
+        if isinstance(node, yaml.MappingNode)
+        else node.value
+    )
+    for child in children:
+        found = _cycle(child, open_nodes)
+        if found is not None:
+            return found
+    open_nodes.discard(id(node))
+    return None
+
+
 def _parse(text: str, name: str) -> tuple[Any, yaml.Node | None]:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
+        looped = _cycle(node, set()) if node is not None else None
+        if looped is not None:
+            raise BadValue(looped.start_mark.line + 1, "alias", "an alias that refers to itself")
         try:
             data = loader.construct_document(node) if node is not None else None
         except ValueError as error:
@@ -198,7 +221,7 @@ def load_directory(directory: FsPath) -> LoadedRules:
             unreadable = True
             continue
         except BadValue as error:
-            expected = f"is not a valid date ({error})"
+            expected = f"is not a valid value: {error}"
             problems.append(Problem(name, error.line, "", error.value, expected))
             unreadable = True
             continue

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Annotated, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from router.plan import Outcome, Plan
 
 DEFAULT_REPLAY_WINDOW = dt.timedelta(days=7)
+
+
+def _iso_text(value: object) -> object:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("write times as ISO 8601 text with an offset, e.g. 2026-12-24T00:00:00Z")
+    return value
 
 
 class Availability(BaseModel):
@@ -28,8 +34,8 @@ class Availability(BaseModel):
     )
 
     paused: bool = False
-    away_from: dt.datetime | None = None
-    away_until: dt.datetime | None = None
+    away_from: Annotated[dt.datetime | None, BeforeValidator(_iso_text)] = None
+    away_until: Annotated[dt.datetime | None, BeforeValidator(_iso_text)] = None
     note: str | None = Field(default=None, max_length=500)
 
     @model_validator(mode="after")
