@@ -209,7 +209,7 @@ def read_lead(source: str) -> Lead:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         fail(f"cannot read {source}: {reason}", 2)
     try:
-        data = json.loads(text)
+        data = json.loads(text.removeprefix("\ufeff"))
     except json.JSONDecodeError as error:
         fail(f"{source} is not valid JSON: {error.msg} (line {error.lineno})", 2)
     try:

@@ -346,3 +346,13 @@ def test_simulate_refuses_a_binary_file_and_a_non_finite_scale(
     result = runner.invoke(cli.app, args)
     assert result.exit_code == 2
     assert "--scale employees=1e400: the factor must be a positive number" in result.stderr
+
+
+def test_route_reads_a_lead_file_that_starts_with_a_byte_order_mark(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    lead = tmp_path / "lead.json"
+    lead.write_bytes(b'\xef\xbb\xbf{"id": "bom-1"}')
+    result = runner.invoke(cli.app, ["route", str(lead), "--rules", str(rules_dir(tmp_path))])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["lead_id"] == "bom-1"
