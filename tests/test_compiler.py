@@ -381,3 +381,8 @@ def test_an_alias_that_refers_to_itself_is_a_problem_not_a_crash(tmp_path: Path)
     assert problems(write(tmp_path, reps_yaml=reps)) == [
         "rules/reps.yaml:4: 'alias' is not a valid value: an alias that refers to itself"
     ]
+
+
+def test_files_with_only_comments_or_a_document_marker_are_empty(tmp_path: Path) -> None:
+    rules = write(tmp_path, **{"notes.yaml": "# nothing yet\n---\n", "blank.yaml": ""})
+    assert compile_rules(rules).counts()["territories"] == 3

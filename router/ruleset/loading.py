@@ -232,7 +232,7 @@ def load_directory(directory: FsPath) -> LoadedRules:
             problems.append(Problem(name, line, "", detail, "is a YAML syntax error"))
             unreadable = True
             continue
-        if node is None:
-            continue
+        if node is None or data is None:
+            continue  # an empty file, or one holding only comments or `---`
         problems.extend(_merge_file(data, node, name, merged, sources))
     return LoadedRules(merged, sources, texts, problems, unreadable)
