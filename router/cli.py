@@ -177,7 +177,24 @@ def compile_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Compile a rules directory and summarise its indexes."""
-    compiled = compiled_or_exit(rules_dir)
+    if as_json:
+        try:
+            compiled = compile_rules(rules_dir)
+        except RulesError as error:
+            problems = [
+                {
+                    "file": p.file,
+                    "line": p.line,
+                    "path": p.path,
+                    "value": repr(p.value),
+                    "expected": p.expected,
+                }
+                for p in error.problems
+            ]
+            typer.echo(json.dumps({"problems": problems}, indent=2))
+            raise typer.Exit(1) from None
+    else:
+        compiled = compiled_or_exit(rules_dir)
     report = summary(compiled)
     if as_json:
         typer.echo(json.dumps(report, indent=2))

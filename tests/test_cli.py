@@ -183,11 +183,35 @@ def test_compile_prints_a_table_of_places(runner: CliRunner, tmp_path: Path) -> 
 
 
 def test_compile_of_bad_rules_exits_1(runner: CliRunner, tmp_path: Path) -> None:
-    result = runner.invoke(cli.app, ["compile", str(rules_dir(tmp_path, BAD_RULES)), "--json"])
+    result = runner.invoke(cli.app, ["compile", str(rules_dir(tmp_path, BAD_RULES))])
 
     assert result.exit_code == 1
     assert result.stdout == ""
     assert "'zed' is not a rep id" in result.stderr
+
+
+def test_compile_json_reports_problems_as_json(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(cli.app, ["compile", str(rules_dir(tmp_path, BAD_RULES)), "--json"])
+
+    assert result.exit_code == 1
+    problems = json.loads(result.stdout)["problems"]
+    assert [(p["line"], p["path"], p["value"], p["expected"]) for p in problems] == [
+        (6, "reps[0].products.billing", "'billing'", "is not a product id"),
+        (
+            11,
+            "territories[0]",
+            "'us'",
+            "covers no place (give countries, regions, postal or anywhere: true)",
+        ),
+        (
+            11,
+            "territories[0].countries[0]",
+            "'USA'",
+            "is not an ISO 3166-1 alpha-2 country code (did you mean 'US'?)",
+        ),
+        (11, "territories[0].owner.rep", "'zed'", "is not a rep id"),
+    ]
+    assert {p["file"] for p in problems} == {"rules/rules.yaml"}
 
 
 # route and explain ----------------------------------------------------------------
