@@ -81,7 +81,7 @@ def prepare(rules: CompiledRules, lead: Lead, now: dt.datetime) -> Draft:
     pick = None
     if fixed is None:
         pick = _territory(rules, draft, now, trace)
-    overlay_picks = _overlays(rules, lead, draft, now, trace)
+    overlay_picks = _overlays(rules, draft, now, trace)
     draft.plan = Plan(lead.id, lead.fingerprint(), fixed, sticky, pick, overlay_picks)
     return draft
 
@@ -186,19 +186,13 @@ def _named_owner(
     if account is None:
         step(trace, "named_account", "none", "the lead's account is not a named account")
         return None
-    owner_id = account.owners.get(product.id) or account.owners.get(product.weights_from)
-    if owner_id is None and account.owner is not None:
-        if product.weights_from in rules.reps[account.owner].weights:
-            owner_id = account.owner
-        else:
-            name = rules.reps[account.owner].name
-            step(
-                trace,
-                "named_account",
-                "none",
-                f"{name} owns {account.key} but does not sell {product.weights_from}",
-            )
-            return None
+    owner_id = account.owner_for(product.id, product.weights_from)
+    if owner_id is not None and product.weights_from not in rules.reps[owner_id].weights:
+        # Only the account-wide owner can miss the product: per-product owners are checked.
+        name = rules.reps[owner_id].name
+        note = f"{name} owns {account.key} but does not sell {product.weights_from}"
+        step(trace, "named_account", "none", note)
+        return None
     if owner_id is None:
         step(trace, "named_account", "none", f"{account.key} names no owner for {product.id}")
         return None
@@ -430,7 +424,7 @@ def _territory(rules: CompiledRules, draft: Draft, now: dt.datetime, trace: Trac
     return Pick(rotation, pool.method, candidates)
 
 
-def _fires(overlay: OverlayCard, lead: Lead, draft: Draft, interest: set[str]) -> str | None:
+def _fires(overlay: OverlayCard, draft: Draft, interest: set[str]) -> str | None:
     normal = draft.lead
     product = draft.product
     for trigger in overlay.triggers:
@@ -463,7 +457,7 @@ def _specialists(overlay: OverlayCard, lead: NormalLead) -> tuple[tuple[str, ...
 
 
 def _overlays(
-    rules: CompiledRules, lead: Lead, draft: Draft, now: dt.datetime, trace: Trace
+    rules: CompiledRules, draft: Draft, now: dt.datetime, trace: Trace
 ) -> tuple[Pick, ...]:
     interest = set(draft.interest)
     if draft.product is not None:
@@ -471,7 +465,7 @@ def _overlays(
     picks = []
     notes = []
     for overlay in rules.overlays:
-        trigger = _fires(overlay, lead, draft, interest)
+        trigger = _fires(overlay, draft, interest)
         if trigger is None:
             continue
         reps, place = _specialists(overlay, draft.lead)

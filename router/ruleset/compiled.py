@@ -178,8 +178,10 @@ class AccountCard:
     owners: Mapping[str, str]
     segment: str | None
 
-    def owner_for(self, product: str) -> str | None:
-        return self.owners.get(product, self.owner)
+    def owner_for(self, product: str, sold_as: str) -> str | None:
+        """The owner named for the product, then for the product it is sold as
+        (an overlay product's `sold_with`), then the account-wide owner."""
+        return self.owners.get(product) or self.owners.get(sold_as) or self.owner
 
 
 @dataclass(frozen=True, slots=True)

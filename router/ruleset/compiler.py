@@ -796,8 +796,8 @@ class _Compiler:
         for overlay in overlays:
             routed.update((rep, overlay.product) for rep in overlay.weights)
         for account in (*by_domain.values(), *by_crm_id.values()):
-            for product_id in products:
-                owner = account.owner_for(product_id)
+            for product_id, sold in products.items():
+                owner = account.owner_for(product_id, sold.weights_from)
                 if owner:
                     routed.add((owner, product_id))
         for rep in reps.values():
