@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from router.api.limits import too_large_body
+from router.api.limits import BodyTooLarge, too_large_body
 from router.leads import LeadError, field_problems
 from router.service import LeadConflict
 from router.state.base import StateUnavailable
@@ -37,12 +37,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, error: StarletteHTTPException) -> Response:
-        if error.status_code == 413:
-            return Response(
-                too_large_body(int(str(error.detail).split()[-2])),
-                413,
-                media_type="application/json",
-            )
+        if isinstance(error, BodyTooLarge):
+            return Response(too_large_body(error.max_bytes), 413, media_type="application/json")
         if error.status_code == 400:
             # FastAPI's answer to a body it could not decode: bad UTF-8, nesting too deep,
             # a number too long to read.

@@ -13,6 +13,7 @@ class BodyTooLarge(HTTPException):
 
     def __init__(self, max_bytes: int) -> None:
         super().__init__(413, f"is larger than the limit of {max_bytes} bytes")
+        self.max_bytes = max_bytes
 
 
 def too_large_body(max_bytes: int) -> bytes:
