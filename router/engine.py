@@ -22,6 +22,7 @@ from router.ruleset.compiled import (
     GeoIndex,
     OverlayCard,
     ProductCard,
+    QueueCard,
     RepCard,
     TerritoryCard,
 )
@@ -35,27 +36,57 @@ METHOD_WORDS = {
 }
 
 
+Signals = dict[str, list[tuple[str, str]]]
+
+# The kinds of signal, in the order they are read, and how the trace names them.
+SIGNAL_WORDS = {
+    "product": "product field",
+    "form": "form",
+    "campaign": "campaign",
+    "source": "source",
+    "page": "page",
+}
+
+
 @dataclass(slots=True)
 class Draft:
-    """A lead part-way through the decision: what the rules alone could settle."""
+    """A lead part-way through the decision: what the rules alone could settle.
+
+    Only facts are kept here; the words of the trace are written from them in
+    `conclude`, and only when a trace is asked for.
+    """
 
     lead: NormalLead
+    sent: Lead
+    now: dt.datetime
     product: ProductCard | None = None
+    how: str = ""
+    signals: Signals = field(default_factory=dict)
     segment: str = ""
     account: AccountCard | None = None
+    named: tuple[str, str | None, str | None] = ("", None, None)
+    sticky_account: str | None = None
     territory: TerritoryCard | None = None
     place: str = ""
     method: str = ""
+    uncovered: bool = False
     overlays: list[tuple[OverlayCard, str]] = field(default_factory=list)
-    missing: str | None = None
+    overlay_notes: list[tuple[OverlayCard, str, str, list[str]]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    interest: frozenset[str] = frozenset()
-    trace: Trace = field(default_factory=list)
     plan: Plan | None = None
 
-
-def step(trace: Trace, name: str, result: str, *notes: str) -> None:
-    trace.append({"step": name, "result": result, "notes": list(notes)})
+    @property
+    def missing(self) -> str | None:
+        """Why the rules alone could not place the lead, or None."""
+        product = self.product
+        if product is None:
+            return "no product interest was found and the rules set no default product"
+        if self.uncovered:
+            where = _place_words(self.lead)
+            return (
+                f"no territory of {product.structure} covers {where} for the {self.segment} segment"
+            )
+        return None
 
 
 def prepare(rules: CompiledRules, lead: Lead, now: dt.datetime) -> Draft:
@@ -64,24 +95,23 @@ def prepare(rules: CompiledRules, lead: Lead, now: dt.datetime) -> Draft:
     Raises LeadError when a figure of the lead cannot be read.
     """
     normal = normalise(lead)
-    draft = Draft(normal)
-    trace = draft.trace
-    step(trace, "normalise", _place_words(normal), *normal.notes)
-    draft.product = _product(rules, lead, trace)
-    draft.interest = frozenset(trace[-1].get("interest", ()))
-    draft.account = _named_account(rules, normal)
-    draft.segment = _segment(rules, normal, draft.account, trace)
+    draft = Draft(normal, lead, now)
+    _product(rules, lead, draft)
+    draft.account = account = _named_account(rules, normal)
+    if account is not None and account.segment is not None:
+        draft.segment = account.segment
+    else:
+        draft.segment = rules.segments.segment_for(normal.employees, normal.revenue)
     product = draft.product
     if product is None:
-        draft.missing = "no product interest was found and the rules set no default product"
         draft.plan = Plan(lead.id, lead.fingerprint(), None, None, None, ())
         return draft
-    fixed = _named_owner(rules, draft, now, trace)
-    sticky = None if fixed else _stickiness(rules, draft, now, trace)
+    fixed = _named_owner(rules, draft, now)
+    sticky = None if fixed else _stickiness(rules, draft, now)
     pick = None
     if fixed is None:
-        pick = _territory(rules, draft, now, trace)
-    overlay_picks = _overlays(rules, draft, now, trace)
+        pick = _territory(rules, draft, now)
+    overlay_picks = _overlays(rules, draft, now) if rules.overlays else ()
     draft.plan = Plan(lead.id, lead.fingerprint(), fixed, sticky, pick, overlay_picks)
     return draft
 
@@ -94,57 +124,54 @@ def _place_words(lead: NormalLead) -> str:
     return " / ".join(parts) if parts else "no known place"
 
 
-def _signals(rules: CompiledRules, lead: Lead, notes: list[str]) -> dict[str, list[str]]:
-    """Every product the lead signals interest in, with the signals that said so."""
+def _signals(rules: CompiledRules, lead: Lead) -> Signals:
+    """Every product the lead signals interest in, with the signals (kind, value) that said so."""
     intent = rules.intent
-    signals: dict[str, list[str]] = {}
-    found: list[tuple[str | None, str]] = []
+    signals: Signals = {}
     if lead.product:
-        explicit = intent.values.get(lead.product.strip().lower())
-        if explicit is None:
-            notes.append(f"product field {lead.product!r} names no product: ignored")
-        found.append((explicit, f"product field {lead.product!r}"))
+        found = intent.values.get(lead.product.strip().lower())
+        if found is not None:
+            signals[found] = [("product", lead.product)]
     if lead.form_id:
-        found.append((intent.form_ids.get(lead.form_id.strip().lower()), f"form {lead.form_id!r}"))
+        found = intent.form_ids.get(lead.form_id.strip().lower())
+        if found is not None:
+            signals.setdefault(found, []).append(("form", lead.form_id))
     if lead.utm_campaign:
-        campaign = intent.campaigns.get(lead.utm_campaign.strip().lower())
-        found.append((campaign, f"campaign {lead.utm_campaign!r}"))
+        found = intent.campaigns.get(lead.utm_campaign.strip().lower())
+        if found is not None:
+            signals.setdefault(found, []).append(("campaign", lead.utm_campaign))
     if lead.utm_source:
-        source = intent.sources.get(lead.utm_source.strip().lower())
-        found.append((source, f"source {lead.utm_source!r}"))
-    if lead.page_url:
+        found = intent.sources.get(lead.utm_source.strip().lower())
+        if found is not None:
+            signals.setdefault(found, []).append(("source", lead.utm_source))
+    if lead.page_url and intent.url_patterns:
         url = lead.page_url.strip().lower()
-        page = next((p for pattern, p in intent.url_patterns if pattern.match(url)), None)
-        found.append((page, f"page {lead.page_url!r}"))
-    for product_id, signal in found:
-        if product_id is not None:
-            signals.setdefault(product_id, []).append(signal)
+        for pattern, found in intent.url_patterns:
+            if pattern.match(url):
+                signals.setdefault(found, []).append(("page", lead.page_url))
+                break
     return signals
 
 
-def _product(rules: CompiledRules, lead: Lead, trace: Trace) -> ProductCard | None:
-    notes: list[str] = []
-    signals = _signals(rules, lead, notes)
-    chosen = rules.intent.values.get(lead.product.strip().lower()) if lead.product else None
-    how = "the product field"
+def _product(rules: CompiledRules, lead: Lead, draft: Draft) -> None:
+    draft.signals = signals = _signals(rules, lead)
+    chosen = None
+    if lead.product and signals:
+        chosen = rules.intent.values.get(lead.product.strip().lower())
+        draft.how = "the product field"
     if chosen is None and signals:
-        chosen = min(signals, key=lambda p: (rules.products[p].priority, rules.products[p].order))
-        how = "the signal of highest priority" if len(signals) > 1 else "its signal"
+        if len(signals) == 1:
+            chosen = next(iter(signals))
+            draft.how = "its signal"
+        else:
+            products = rules.products
+            chosen = min(signals, key=lambda p: (products[p].priority, products[p].order))
+            draft.how = "the signal of highest priority"
     if chosen is None and rules.default_product:
         chosen = rules.default_product
-        how = "the default product (no signal)"
-    for product_id, found in signals.items():
-        if product_id != chosen:
-            notes.append(f"also signalled {product_id}: {', '.join(found)}")
-    if chosen is None:
-        step(trace, "product", "none", *notes)
-        return None
-    card = rules.products[chosen]
-    evidence = ", ".join(signals.get(chosen, []))
-    detail = f"{chosen} ({card.model}) from {how}" + (f": {evidence}" if evidence else "")
-    step(trace, "product", chosen, detail, *notes)
-    trace[-1]["interest"] = sorted(signals)
-    return card
+        draft.how = "the default product (no signal)"
+    if chosen is not None:
+        draft.product = rules.products[chosen]
 
 
 def _named_account(rules: CompiledRules, lead: NormalLead) -> AccountCard | None:
@@ -153,69 +180,45 @@ def _named_account(rules: CompiledRules, lead: NormalLead) -> AccountCard | None
         if found is not None:
             return found
     domain = lead.account_domain
+    by_domain = rules.accounts_by_domain
+    if not by_domain:
+        return None
     while domain and "." in domain:
-        found = rules.accounts_by_domain.get(domain)
+        found = by_domain.get(domain)
         if found is not None:
             return found
         domain = domain.split(".", 1)[1]
     return None
 
 
-def _segment(
-    rules: CompiledRules, lead: NormalLead, account: AccountCard | None, trace: Trace
-) -> str:
-    if account is not None and account.segment is not None:
-        step(trace, "segment", account.segment, f"named account {account.key} sets the segment")
-        return account.segment
-    segment = rules.segments.segment_for(lead.employees, lead.revenue)
-    figures = []
-    if lead.employees is not None:
-        figures.append(f"{lead.employees} employees")
-    if lead.revenue is not None:
-        figures.append(f"revenue {lead.revenue:,.0f}")
-    detail = " and ".join(figures) if figures else "no employee or revenue figure: default"
-    step(trace, "segment", segment, detail)
-    return segment
-
-
-def _named_owner(
-    rules: CompiledRules, draft: Draft, now: dt.datetime, trace: Trace
-) -> Candidate | None:
+def _named_owner(rules: CompiledRules, draft: Draft, now: dt.datetime) -> Candidate | None:
+    """The owner a named account keeps the lead with; draft.named says what was found:
+    ("none" | "not_selling" | "no_owner" | "owner", owner id, why the owner is away)."""
     account, product = draft.account, draft.product
     assert product is not None
     if account is None:
-        step(trace, "named_account", "none", "the lead's account is not a named account")
+        draft.named = ("none", None, None)
         return None
     owner_id = account.owner_for(product.id, product.weights_from)
-    if owner_id is not None and product.weights_from not in rules.reps[owner_id].weights:
-        # Only the account-wide owner can miss the product: per-product owners are checked.
-        name = rules.reps[owner_id].name
-        note = f"{name} owns {account.key} but does not sell {product.weights_from}"
-        step(trace, "named_account", "none", note)
-        return None
     if owner_id is None:
-        step(trace, "named_account", "none", f"{account.key} names no owner for {product.id}")
+        draft.named = ("no_owner", None, None)
         return None
     rep = rules.reps[owner_id]
-    day = local_day(rep.timezone, now)
-    notes = [f"{account.key} is owned by {rep.name}"]
-    why = _unavailable(rep, now, hours=False)
-    if why:
-        notes.append(f"{rep.name} is {why}, but a named account stays with its owner")
-    step(trace, "named_account", owner_id, *notes)
-    return Candidate(owner_id, 1.0, rep.daily_capacity, day)
+    if product.weights_from not in rep.weights:
+        # Only the account-wide owner can miss the product: per-product owners are checked.
+        draft.named = ("not_selling", owner_id, None)
+        return None
+    draft.named = ("owner", owner_id, _unavailable(rep, now, hours=False))
+    return Candidate(owner_id, 1.0, rep.daily_capacity, local_day(rep.timezone, now))
 
 
-def _stickiness(
-    rules: CompiledRules, draft: Draft, now: dt.datetime, trace: Trace
-) -> Sticky | None:
+def _stickiness(rules: CompiledRules, draft: Draft, now: dt.datetime) -> Sticky | None:
     lead, product = draft.lead, draft.product
     assert product is not None and product.structure is not None
     account = lead.crm_account_id or lead.account_domain
+    draft.sticky_account = account
     if account is None:
-        step(trace, "stickiness", "none", "no account domain or CRM account id")
         return None
-    step(trace, "stickiness", "pending", f"account {account}")
     blocked = _blocked(rules, product.weights_from, now)
     days = LocalDays(rules.zones, now)
     return Sticky(
@@ -398,21 +401,16 @@ def _candidates_now(
     return tuple(chosen)
 
 
-def _territory(rules: CompiledRules, draft: Draft, now: dt.datetime, trace: Trace) -> Pick | None:
+def _territory(rules: CompiledRules, draft: Draft, now: dt.datetime) -> Pick | None:
     product = draft.product
     assert product is not None and product.structure is not None
     index = rules.structures.get(product.structure, {}).get(draft.segment)
     match = lookup(index, draft.lead) if index is not None else None
     if match is None:
-        where = _place_words(draft.lead)
-        draft.missing = (
-            f"no territory of {product.structure} covers {where} for the {draft.segment} segment"
-        )
-        step(trace, "territory", "none", draft.missing)
+        draft.uncovered = True
         return None
     territory, place = match
     draft.territory, draft.place = territory, place
-    step(trace, "territory", territory.id, f"{territory.name}: {place}, segment {draft.segment}")
     pool = territory.pool
     skipped: list[str] = []
     weights = pool.weights_for(product.weights_from)
@@ -420,15 +418,17 @@ def _territory(rules: CompiledRules, draft: Draft, now: dt.datetime, trace: Trac
     draft.skipped = skipped
     draft.method = "single" if len(pool.reps) == 1 else pool.method
     rotation = f"{pool.key}:{product.weights_from}" if pool.method == "weighted" else pool.key
-    step(trace, "distribution", "pending", METHOD_WORDS[draft.method], *skipped)
     return Pick(rotation, pool.method, candidates)
 
 
-def _fires(overlay: OverlayCard, draft: Draft, interest: set[str]) -> str | None:
+def _fires(overlay: OverlayCard, draft: Draft) -> str | None:
     normal = draft.lead
     product = draft.product
+    interested = overlay.product in draft.signals or (
+        product is not None and overlay.product == product.id
+    )
     for trigger in overlay.triggers:
-        if trigger.interest and overlay.product not in interest:
+        if trigger.interest and not interested:
             continue
         if trigger.products and (product is None or product.id not in trigger.products):
             continue
@@ -456,16 +456,10 @@ def _specialists(overlay: OverlayCard, lead: NormalLead) -> tuple[tuple[str, ...
     return overlay.anywhere, "anywhere"
 
 
-def _overlays(
-    rules: CompiledRules, draft: Draft, now: dt.datetime, trace: Trace
-) -> tuple[Pick, ...]:
-    interest = set(draft.interest)
-    if draft.product is not None:
-        interest.add(draft.product.id)
+def _overlays(rules: CompiledRules, draft: Draft, now: dt.datetime) -> tuple[Pick, ...]:
     picks = []
-    notes = []
     for overlay in rules.overlays:
-        trigger = _fires(overlay, draft, interest)
+        trigger = _fires(overlay, draft)
         if trigger is None:
             continue
         reps, place = _specialists(overlay, draft.lead)
@@ -474,10 +468,8 @@ def _overlays(
         weights = tuple(overlay.weights.get(r, 1.0) if weighted else 1.0 for r in reps)
         candidates = _candidates(rules, reps, weights, now, overlay.working_hours, skipped)
         draft.overlays.append((overlay, trigger))
+        draft.overlay_notes.append((overlay, trigger, place, skipped))
         picks.append(Pick(f"overlay:{overlay.id}", overlay.method, candidates))
-        notes.append(f"{overlay.id}: trigger {trigger} fired; specialists for {place}")
-        notes.extend(f"{overlay.id}: {s}" for s in skipped)
-    step(trace, "overlays", str(len(picks)) if picks else "none", *notes)
     return tuple(picks)
 
 
@@ -493,29 +485,13 @@ def conclude(
     with_trace: bool,
 ) -> dict[str, Any]:
     """The decision on the wire, from the draft and the state's outcome."""
-    trace = [dict(entry) for entry in draft.trace]
     product = draft.product
     primary: dict[str, Any]
-    if outcome.via != "sticky":
-        owner = outcome.previous_owner
-        settle(
-            trace,
-            "stickiness",
-            "none",
-            f"owner {owner} cannot take it now" if owner else "the account has no owner yet",
-        )
-    if outcome.primary is None:
-        runtime = [f"skipped {rules.reps[a].name}: {b}" for a, b in outcome.skipped]
-        settle(trace, "distribution", "none", *runtime)
+    queue = None
     if outcome.primary is not None:
         rep = rules.reps[outcome.primary]
         primary = dict(rep.wire)
         reason = _reason(draft, outcome, rep)
-        if outcome.via == "pool":
-            runtime = [f"skipped {rules.reps[a].name}: {b}" for a, b in outcome.skipped]
-            settle(trace, "distribution", rep.id, *runtime, f"picked {rep.name}")
-        elif outcome.via == "sticky":
-            settle(trace, "stickiness", rep.id, f"the account already belongs to {rep.name}")
     else:
         queue_id = rules.fallback_default
         if product is not None:
@@ -524,17 +500,10 @@ def conclude(
             queue_id = rules.fallback_by_territory.get(draft.territory.id, queue_id)
         queue = rules.queues[queue_id]
         primary = dict(queue.wire)
-        why = draft.missing or _nobody(rules, draft, outcome)
-        reason = f"Fallback queue {queue.name}: {why}."
-        step(trace, "fallback", queue.id, why)
+        reason = f"Fallback queue {queue.name}: {_fallback_why(rules, draft, outcome)}."
     overlays = []
-    for (overlay, trigger), rep_id, skipped in zip(
-        draft.overlays, outcome.overlays, outcome.overlay_skipped, strict=True
-    ):
+    for (overlay, trigger), rep_id in zip(draft.overlays, outcome.overlays, strict=True):
         if rep_id is None:
-            notes = [f"{overlay.id}: no specialist available"]
-            notes.extend(f"{overlay.id}: skipped {rules.reps[a].name}: {b}" for a, b in skipped)
-            step(trace, "overlays", "none", *notes)
             continue
         entry = dict(rules.reps[rep_id].wire)
         entry["trigger"] = trigger
@@ -558,8 +527,19 @@ def conclude(
         "replayed": False,
     }
     if with_trace:
-        decision["trace"] = trace
+        decision["trace"] = trace_of(rules, draft, outcome, queue)
     return decision
+
+
+def _fallback_why(rules: CompiledRules, draft: Draft, outcome: Outcome) -> str:
+    return draft.missing or _nobody(rules, draft, outcome)
+
+
+# the trace -------------------------------------------------------------------
+
+
+def step(trace: Trace, name: str, result: str, *notes: str) -> None:
+    trace.append({"step": name, "result": result, "notes": list(notes)})
 
 
 def settle(trace: Trace, name: str, result: str, *notes: str) -> None:
@@ -569,6 +549,135 @@ def settle(trace: Trace, name: str, result: str, *notes: str) -> None:
             entry["result"] = result
             entry["notes"] = [*entry["notes"], *notes]
             return
+
+
+def trace_of(
+    rules: CompiledRules, draft: Draft, outcome: Outcome, queue: QueueCard | None
+) -> Trace:
+    """Every step of the decision in order, with what it found and why."""
+    trace: Trace = []
+    lead = draft.lead
+    step(trace, "normalise", _place_words(lead), *lead.notes)
+    _product_step(rules, draft, trace)
+    _segment_step(draft, trace)
+    product = draft.product
+    if product is not None:
+        _named_step(rules, draft, trace)
+        if draft.named[0] != "owner":
+            account = draft.sticky_account
+            if account is None:
+                step(trace, "stickiness", "none", "no account domain or CRM account id")
+            else:
+                step(trace, "stickiness", "pending", f"account {account}")
+            territory = draft.territory
+            if territory is None:
+                step(trace, "territory", "none", draft.missing or "")
+            else:
+                detail = f"{territory.name}: {draft.place}, segment {draft.segment}"
+                step(trace, "territory", territory.id, detail)
+                method = METHOD_WORDS[draft.method]
+                step(trace, "distribution", "pending", method, *draft.skipped)
+        notes = []
+        for overlay, trigger, place, skipped in draft.overlay_notes:
+            notes.append(f"{overlay.id}: trigger {trigger} fired; specialists for {place}")
+            notes.extend(f"{overlay.id}: {s}" for s in skipped)
+        count = len(draft.overlay_notes)
+        step(trace, "overlays", str(count) if count else "none", *notes)
+    _outcome_steps(rules, draft, outcome, queue, trace)
+    return trace
+
+
+def _product_step(rules: CompiledRules, draft: Draft, trace: Trace) -> None:
+    sent, signals, product = draft.sent, draft.signals, draft.product
+    notes: list[str] = []
+    if sent.product and rules.intent.values.get(sent.product.strip().lower()) is None:
+        notes.append(f"product field {sent.product!r} names no product: ignored")
+    for product_id, found in signals.items():
+        if product is None or product_id != product.id:
+            notes.append(f"also signalled {product_id}: {_signal_words(found)}")
+    if product is None:
+        step(trace, "product", "none", *notes)
+        return
+    evidence = _signal_words(signals.get(product.id, []))
+    detail = f"{product.id} ({product.model}) from {draft.how}" + (
+        f": {evidence}" if evidence else ""
+    )
+    step(trace, "product", product.id, detail, *notes)
+    trace[-1]["interest"] = sorted(signals)
+
+
+def _signal_words(found: list[tuple[str, str]]) -> str:
+    return ", ".join(f"{SIGNAL_WORDS[kind]} {value!r}" for kind, value in found)
+
+
+def _segment_step(draft: Draft, trace: Trace) -> None:
+    account, lead = draft.account, draft.lead
+    if account is not None and account.segment is not None:
+        step(trace, "segment", draft.segment, f"named account {account.key} sets the segment")
+        return
+    figures = []
+    if lead.employees is not None:
+        figures.append(f"{lead.employees} employees")
+    if lead.revenue is not None:
+        figures.append(f"revenue {lead.revenue:,.0f}")
+    detail = " and ".join(figures) if figures else "no employee or revenue figure: default"
+    step(trace, "segment", draft.segment, detail)
+
+
+def _named_step(rules: CompiledRules, draft: Draft, trace: Trace) -> None:
+    found, owner_id, why = draft.named
+    account, product = draft.account, draft.product
+    assert product is not None
+    if account is None:
+        step(trace, "named_account", "none", "the lead's account is not a named account")
+    elif found == "no_owner" or owner_id is None:
+        step(trace, "named_account", "none", f"{account.key} names no owner for {product.id}")
+    elif found == "not_selling":
+        name = rules.reps[owner_id].name
+        note = f"{name} owns {account.key} but does not sell {product.weights_from}"
+        step(trace, "named_account", "none", note)
+    else:
+        name = rules.reps[owner_id].name
+        notes = [f"{account.key} is owned by {name}"]
+        if why:
+            notes.append(f"{name} is {why}, but a named account stays with its owner")
+        step(trace, "named_account", owner_id, *notes)
+
+
+def _outcome_steps(
+    rules: CompiledRules,
+    draft: Draft,
+    outcome: Outcome,
+    queue: QueueCard | None,
+    trace: Trace,
+) -> None:
+    """Settle the steps that waited for the state, and add the fallback and overlay misses."""
+    if outcome.via != "sticky":
+        owner = outcome.previous_owner
+        settle(
+            trace,
+            "stickiness",
+            "none",
+            f"owner {owner} cannot take it now" if owner else "the account has no owner yet",
+        )
+    runtime = [f"skipped {rules.reps[a].name}: {b}" for a, b in outcome.skipped]
+    if outcome.primary is None:
+        settle(trace, "distribution", "none", *runtime)
+    else:
+        rep = rules.reps[outcome.primary]
+        if outcome.via == "pool":
+            settle(trace, "distribution", rep.id, *runtime, f"picked {rep.name}")
+        elif outcome.via == "sticky":
+            settle(trace, "stickiness", rep.id, f"the account already belongs to {rep.name}")
+    if queue is not None:
+        step(trace, "fallback", queue.id, _fallback_why(rules, draft, outcome))
+    for (overlay, _), rep_id, skipped in zip(
+        draft.overlays, outcome.overlays, outcome.overlay_skipped, strict=True
+    ):
+        if rep_id is None:
+            notes = [f"{overlay.id}: no specialist available"]
+            notes.extend(f"{overlay.id}: skipped {rules.reps[a].name}: {b}" for a, b in skipped)
+            step(trace, "overlays", "none", *notes)
 
 
 def _reason(draft: Draft, outcome: Outcome, rep: RepCard) -> str:
