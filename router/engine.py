@@ -9,7 +9,7 @@ I/O, so a test, the CLI and the HTTP layer all decide the same way.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -70,9 +70,9 @@ class Draft:
     place: str = ""
     method: str = ""
     uncovered: bool = False
-    overlays: list[tuple[OverlayCard, str]] = field(default_factory=list)
-    overlay_notes: list[tuple[OverlayCard, str, str, list[str]]] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+    overlays: Sequence[tuple[OverlayCard, str]] = ()
+    overlay_notes: Sequence[tuple[OverlayCard, str, str, list[str]]] = ()
+    skipped: Sequence[str] = ()
     plan: Plan | None = None
 
     @property
@@ -458,6 +458,8 @@ def _specialists(overlay: OverlayCard, lead: NormalLead) -> tuple[tuple[str, ...
 
 def _overlays(rules: CompiledRules, draft: Draft, now: dt.datetime) -> tuple[Pick, ...]:
     picks = []
+    fired: list[tuple[OverlayCard, str]] = []
+    notes: list[tuple[OverlayCard, str, str, list[str]]] = []
     for overlay in rules.overlays:
         trigger = _fires(overlay, draft)
         if trigger is None:
@@ -467,9 +469,11 @@ def _overlays(rules: CompiledRules, draft: Draft, now: dt.datetime) -> tuple[Pic
         weighted = overlay.method == "weighted"
         weights = tuple(overlay.weights.get(r, 1.0) if weighted else 1.0 for r in reps)
         candidates = _candidates(rules, reps, weights, now, overlay.working_hours, skipped)
-        draft.overlays.append((overlay, trigger))
-        draft.overlay_notes.append((overlay, trigger, place, skipped))
+        fired.append((overlay, trigger))
+        notes.append((overlay, trigger, place, skipped))
         picks.append(Pick(f"overlay:{overlay.id}", overlay.method, candidates))
+    if picks:
+        draft.overlays, draft.overlay_notes = fired, notes
     return tuple(picks)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Annotated, Any
@@ -133,14 +134,14 @@ class Lead(BaseModel):
         Values keep their type (1200 and "1200" differ); the same payload gives
         the same hash in every process, whatever the order of its fields.
         """
-        parts = [
-            f"{name}={value!r}"
-            for name, value in self.__dict__.items()
-            if value is not None and name != "attributes"
-        ]
+        text = repr(_sent_values(self.__dict__))
         if self.attributes:
-            parts.append(json.dumps(self.attributes, sort_keys=True, default=repr))
-        return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+            text += "\x1f" + json.dumps(self.attributes, sort_keys=True, default=repr)
+        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+# Every field but `attributes`, in the model's order: a lead's values as one tuple.
+_sent_values = operator.itemgetter(*(name for name in Lead.model_fields if name != "attributes"))
 
 
 def field_problems(
@@ -230,12 +231,20 @@ def normalise(lead: Lead) -> NormalLead:
     still lands somewhere.
     """
     normal = NormalLead(id=lead.id, crm_account_id=lead.crm_account_id or None)
-    _figures(lead, normal)
-    _place(lead, normal)
-    _account(lead, normal)
+    if lead.employees is not None or lead.annual_revenue is not None or lead.deal_size is not None:
+        _figures(lead, normal)
+    if lead.country or lead.region or lead.postal_code:
+        _place(lead, normal)
+    if lead.domain or lead.website or lead.email:
+        _account(lead, normal)
     if lead.industry:
-        normal.industry = normal_industry(lead.industry)
+        normal.industry = _industry(lead.industry)
     return normal
+
+
+@lru_cache(maxsize=4096)
+def _industry(value: str) -> str:
+    return normal_industry(value)
 
 
 @lru_cache(maxsize=8192)
@@ -355,9 +364,9 @@ def _looks_like_zip(value: str) -> bool:
 
 def _account(lead: Lead, normal: NormalLead) -> None:
     sources = (
-        ("domain", lead.domain, domains.domain_from_website),
-        ("website", lead.website, domains.domain_from_website),
-        ("email", lead.email, domains.domain_from_email),
+        ("domain", lead.domain, _website_domain),
+        ("website", lead.website, _website_domain),
+        ("email", lead.email, _email_domain),
     )
     for name, value, read in sources:
         if not value:
@@ -373,3 +382,20 @@ def _account(lead: Lead, normal: NormalLead) -> None:
         if name != "domain" or domain != value:
             normal.notes.append(f"account domain {domain} taken from {name}")
         return
+
+
+@lru_cache(maxsize=65536)
+def _website_domain(value: str) -> str | None:
+    return domains.domain_from_website(value)
+
+
+def _email_domain(value: str) -> str | None:
+    """The domain of an e-mail address; the part after the last '@' is what is read
+    (and cached: a company's leads share it)."""
+    _, at, host = value.strip().rpartition("@")
+    return _host_of_email(host) if at else None
+
+
+@lru_cache(maxsize=65536)
+def _host_of_email(host: str) -> str | None:
+    return domains.domain_from_email("@" + host)
