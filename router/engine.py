@@ -497,12 +497,7 @@ def conclude(
         primary = dict(rep.wire)
         reason = _reason(draft, outcome, rep)
     else:
-        queue_id = rules.fallback_default
-        if product is not None:
-            queue_id = rules.fallback_by_product.get(product.id, queue_id)
-        if draft.territory is not None:
-            queue_id = rules.fallback_by_territory.get(draft.territory.id, queue_id)
-        queue = rules.queues[queue_id]
+        queue = fallback_queue(rules, draft)
         primary = dict(queue.wire)
         reason = f"Fallback queue {queue.name}: {_fallback_why(rules, draft, outcome)}."
     overlays = []
@@ -533,6 +528,16 @@ def conclude(
     if with_trace:
         decision["trace"] = trace_of(rules, draft, outcome, queue)
     return decision
+
+
+def fallback_queue(rules: CompiledRules, draft: Draft) -> QueueCard:
+    """The queue a lead nobody could take goes to: the territory's, the product's, the default."""
+    queue_id = rules.fallback_default
+    if draft.product is not None:
+        queue_id = rules.fallback_by_product.get(draft.product.id, queue_id)
+    if draft.territory is not None:
+        queue_id = rules.fallback_by_territory.get(draft.territory.id, queue_id)
+    return rules.queues[queue_id]
 
 
 def _fallback_why(rules: CompiledRules, draft: Draft, outcome: Outcome) -> str:

@@ -26,6 +26,7 @@ import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -161,6 +162,25 @@ class ColumnMapping:
         )
         return _RowPlan(self, places, self.id_column is not None or "id" in taken)
 
+    def plan_keys(self, keys: tuple[str, ...]) -> _RowPlan:
+        """The plan for the keys of one JSON object.
+
+        Without --column or --id-column, keys that fold to distinct names (the usual
+        case) are placed one by one, each by its own name; anything else goes
+        through `plan`, which settles clashes by position.
+        """
+        if self.columns or self.id_column is not None:
+            return self.plan(list(keys), strict=False)
+        places = []
+        seen: set[str] = set()
+        for index, key in enumerate(keys):
+            place = _key_place(key)
+            if place is None or place[0] in seen:
+                return self.plan(list(keys), strict=False)
+            seen.add(place[0])
+            places.append((index, *place))
+        return _RowPlan(self, tuple(places), "id" in seen)
+
     def lead(self, line: int, values: dict[str, Any], attributes: dict[str, Any]) -> Lead:
         """The Lead from one row's fields; raises ValidationError or LeadError."""
         values.update(self.constants)
@@ -171,6 +191,16 @@ class ColumnMapping:
         if attributes:
             values["attributes"] = attributes
         return Lead.model_validate(values)
+
+
+@lru_cache(maxsize=4096)
+def _key_place(key: str) -> tuple[str, bool] | None:
+    """(lead field, False) or (attribute name, True) for one key; None for a blank key."""
+    name = key.strip()
+    if not name:
+        return None
+    folded = name.lower()
+    return (folded, False) if folded in LEAD_FIELDS else (name, True)
 
 
 def _attribute_names(header: list[str]) -> list[str]:
@@ -351,9 +381,9 @@ def read_jsonl(binary: IO[bytes], mapping: ColumnMapping) -> Iterator[Row]:
         keys = tuple(data)
         plan = plans.get(keys)
         if plan is None:
-            if len(plans) > 1000:
+            if len(plans) >= 10_000:
                 plans.clear()
-            plan = plans[keys] = mapping.plan(list(keys), strict=False)
+            plan = plans[keys] = mapping.plan_keys(keys)
         yield line, plan.read_object(line, data)
 
 

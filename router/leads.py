@@ -24,16 +24,19 @@ from router import domains, geo
 from router.firmographics import FigureError, parse_count, parse_money
 from router.ruleset.indexes import normal_industry
 
+# A lone surrogate cannot become UTF-8 (the fingerprint and Redis need it to): a string
+# with length constraints is read by pydantic-core as Rust text, which refuses one with
+# the error type `string_unicode`, reported by `_reason` below.
+Text = Annotated[str, StringConstraints(max_length=2000)]
+
 
 def _unicode(value: str) -> str:
+    """The id is checked here: with its validator before, pydantic-core keeps it Python text."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError("is not valid Unicode text (it holds a lone surrogate)") from None
     return value
-
-
-Text = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_unicode)]
 RawFigure = StrictInt | StrictFloat | Annotated[str, StringConstraints(max_length=100)]
 
 
@@ -188,6 +191,8 @@ def _reason(item: Any, hint: str) -> str:
         return f"the body is not valid JSON: {reason}".rstrip(": ")
     if kind in ("model_attributes_type", "model_type"):
         return "must be a JSON object"
+    if kind == "string_unicode":
+        return "is not valid Unicode text (it holds a lone surrogate)"
     if kind == "value_error":
         return str(item.get("msg", "is invalid")).removeprefix("Value error, ")
     shown = repr(item.get("input"))

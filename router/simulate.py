@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from router.engine import Draft, conclude, prepare
+from router.engine import Draft, fallback_queue, prepare
 from router.leadfiles import Row, describe
 from router.leads import LeadError
 from router.plan import Outcome
@@ -101,6 +101,7 @@ def simulate(
     decided_at = now.isoformat(timespec="milliseconds")
     # Every row is a new lead: nothing is remembered, so memory does not grow with the file.
     state = EmbeddedState(remember=False)
+    stamp = Stamp("simulated", decided_at, now)
     report = SimulationReport(rules.name, rules.version)
     for rep_id in rules.reps:
         report.assignees[rep_id] = Tally()
@@ -117,29 +118,32 @@ def simulate(
             report.unread(line, describe(error))
             continue
         assert draft.plan is not None
-        execution = state.execute_now(draft.plan, Stamp(f"sim-{line}", decided_at, now))
+        execution = state.execute_now(draft.plan, stamp)
         assert isinstance(execution, Fresh)
-        outcome = execution.outcome
-        decision = conclude(rules, draft, outcome, f"sim-{line}", decided_at, with_trace=False)
-        _count(report, shares, draft, outcome, decision)
+        _count(rules, report, shares, draft, execution.outcome)
     return report
 
 
 def _count(
+    rules: CompiledRules,
     report: SimulationReport,
     shares: _PoolShares,
     draft: Draft,
     outcome: Outcome,
-    decision: dict[str, Any],
 ) -> None:
-    """Add one decision to the report."""
-    primary = decision["primary"]
+    """Add one decision to the report (who got it is read from the outcome, as
+    engine.conclude would put it on the wire)."""
     report.leads += 1
-    tally = report.assignees[primary["id"]]
+    assignee = outcome.primary
+    how: str = outcome.via
+    if assignee is None:
+        assignee = fallback_queue(rules, draft).id
+        how = "queue"
+    tally = report.assignees[assignee]
     tally.leads += 1
-    for overlay in decision["overlays"]:
-        report.assignees[overlay["id"]].overlays += 1
-    how = "queue" if primary["type"] == "queue" else outcome.via
+    for rep_id in outcome.overlays:
+        if rep_id is not None:
+            report.assignees[rep_id].overlays += 1
     report.routes[how] = report.routes.get(how, 0) + 1
     if how == "pool" and draft.territory is not None and draft.product is not None:
         pool = draft.territory.pool
@@ -148,9 +152,11 @@ def _count(
             report.assignees[rep_id].expected += share
     else:
         tally.expected += 1.0
-    product = report.products.get(decision["product"])
+    product_id = draft.product.id if draft.product else None
+    product = report.products.get(product_id)
     if product is None:
-        product = report.products[decision["product"]] = ProductTally(decision["model"])
+        model = draft.product.model if draft.product else None
+        product = report.products[product_id] = ProductTally(model)
     product.leads += 1
     if how == "queue":
         product.to_queues += 1

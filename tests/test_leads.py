@@ -188,3 +188,20 @@ def test_unknown_top_level_fields_are_refused_and_attributes_kept() -> None:
 
 def test_numeric_lead_ids_are_kept_as_text() -> None:
     assert Lead.model_validate({"id": 12345}).id == "12345"
+
+
+@pytest.mark.parametrize("name", ["id", "email", "company", "country", "postal_code", "page_url"])
+def test_a_lone_surrogate_in_any_text_field_is_refused_by_name(name: str) -> None:
+    fields = {"id": "L1", name: "Acme\udfff"}
+    with pytest.raises(ValidationError) as raised:
+        Lead.model_validate(fields)
+    assert field_problems(raised.value.errors()) == [
+        (name, "is not valid Unicode text (it holds a lone surrogate)")
+    ]
+
+
+def test_the_account_domain_of_an_email_is_read_from_the_part_after_the_last_at() -> None:
+    assert norm(email="  Jo@Sales@ACME.io ").account_domain == "acme.io"
+    assert norm(email="jo@acme.io").notes == ["account domain acme.io taken from email"]
+    assert norm(email="no-at-sign").account_domain is None
+    assert norm(email="jo@gmail.com", website="www.Acme.io/x").account_domain == "acme.io"

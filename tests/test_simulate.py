@@ -310,6 +310,23 @@ def test_jsonl_lines_are_read_like_csv_rows() -> None:
     ]
 
 
+def test_jsonl_keys_in_any_order_and_case_fill_the_same_fields() -> None:
+    text = (
+        '{"id": "a", "Country": "US", " Tier ": "gold"}\n'
+        '{"Tier": "silver", "country": "DE", "id": "b"}\n'
+        '{"id": "c", "Country": "US", "country": "FR", "x": 1, "x ": 2}\n'
+        '{"ID": "d", "": "blank"}\n'
+    )
+    rows = list(read_jsonl(io.BytesIO(text.encode()), ColumnMapping()))
+
+    assert rows == [
+        (1, Lead(id="a", country="US", attributes={"Tier": "gold"})),
+        (2, Lead(id="b", country="DE", attributes={"Tier": "silver"})),
+        (3, Lead(id="c", country="US", attributes={"country": "FR", "x": 1, "x (2)": 2})),
+        (4, Lead(id="d", attributes={"column 2": "blank"})),
+    ]
+
+
 def test_jsonl_file_gives_the_same_report_as_the_csv(
     rules_dir: Path, tmp_path: Path, report: dict[str, Any]
 ) -> None:
