@@ -37,6 +37,8 @@ def _unicode(value: str) -> str:
     except UnicodeEncodeError:
         raise ValueError("is not valid Unicode text (it holds a lone surrogate)") from None
     return value
+
+
 RawFigure = StrictInt | StrictFloat | Annotated[str, StringConstraints(max_length=100)]
 
 
