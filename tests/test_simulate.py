@@ -327,6 +327,24 @@ def test_jsonl_keys_in_any_order_and_case_fill_the_same_fields() -> None:
     ]
 
 
+def test_jsonl_empty_and_null_values_are_left_out_and_figures_keep_their_type() -> None:
+    text = (
+        '{"id": 7, "employees": 1200, "annual_revenue": "5M"}\n'
+        '{"id": "b", "company": "", "country": null, "employees": "1,200"}\n'
+        '{"id": "c", "employees": "lots"}\n'
+    )
+    rows = list(read_jsonl(io.BytesIO(text.encode()), ColumnMapping()))
+
+    assert rows == [
+        (1, Lead(id="7", employees=1200, annual_revenue="5M")),
+        (2, Lead(id="b", employees="1,200")),
+        (
+            3,
+            'employees: \'lots\' is not a number of employees (expected e.g. 1200, "1,200", "5k")',
+        ),
+    ]
+
+
 def test_jsonl_file_gives_the_same_report_as_the_csv(
     rules_dir: Path, tmp_path: Path, report: dict[str, Any]
 ) -> None:
