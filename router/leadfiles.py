@@ -134,6 +134,13 @@ class ColumnMapping:
 
         def find(column: str, option: str) -> int | None:
             index = exact.get(column, folded.get(column.strip().lower()))
+            if index is not None and strict:
+                same = [i for i, name in enumerate(header) if name == header[index]]
+                if len(same) > 1:
+                    raise LeadFileError(
+                        f"{option}: the file has {len(same)} columns named {header[index]!r} "
+                        f"(columns {', '.join(str(i + 1) for i in same)}); rename all but one"
+                    )
             if index is None and strict:
                 shown = ", ".join(header[:30]) + (", ..." if len(header) > 30 else "")
                 raise LeadFileError(f"{option}: the file has no column {column!r} (it has {shown})")
@@ -150,11 +157,22 @@ class ColumnMapping:
                 raise LeadFileError(f"column {column!r} is mapped twice")
             targets[found] = lead_field
         taken = set(targets.values())
+        by_name_at: dict[str, int] = {}
         for index, name in enumerate(header):
             by_name = name.strip().lower()
-            if index not in targets and by_name in LEAD_FIELDS and by_name not in taken:
+            if index in targets or by_name not in LEAD_FIELDS:
+                continue
+            if by_name in by_name_at and strict:
+                first = by_name_at[by_name]
+                raise LeadFileError(
+                    f"columns {first + 1} ({header[first]!r}) and {index + 1} ({name!r}) "
+                    f"both fill the lead field {by_name}; rename one, or choose one with "
+                    f"--column {by_name}=COLUMN"
+                )
+            if by_name not in taken:
                 targets[index] = by_name
                 taken.add(by_name)
+                by_name_at[by_name] = index
         names = _attribute_names(header)
         places = tuple(
             (index, targets.get(index, names[index]), index not in targets)
@@ -335,6 +353,8 @@ def read_csv(binary: IO[bytes], mapping: ColumnMapping) -> Iterator[Row]:
     except csv.Error as error:
         raise LeadFileError(f"line 1: the header is not valid CSV ({error})") from None
     if header is None:
+        if mapping.columns or mapping.id_column is not None:
+            raise LeadFileError("the file is empty: it has no header to find mapped columns in")
         return
     if bad:
         raise LeadFileError(f"line {bad[0]}: the header is not UTF-8 text")

@@ -374,6 +374,57 @@ def test_a_mapped_column_missing_from_the_header_exits_2(rules_dir: Path, tmp_pa
 
 
 @pytest.mark.parametrize(
+    ("header", "options", "message"),
+    [
+        (
+            "email,Country,country",
+            [],
+            "columns 2 ('Country') and 3 ('country') both fill the lead field country; "
+            "rename one, or choose one with --column country=COLUMN",
+        ),
+        (
+            "email,Region,Region",
+            ["--column", "region=Region"],
+            "--column region=Region: the file has 2 columns named 'Region' (columns 2, 3); "
+            "rename all but one",
+        ),
+        (
+            "",
+            ["--id-column", "key"],
+            "the file is empty: it has no header to find mapped columns in",
+        ),
+    ],
+)
+def test_a_header_that_leaves_a_field_in_doubt_exits_2(
+    rules_dir: Path, tmp_path: Path, header: str, options: list[str], message: str
+) -> None:
+    leads = tmp_path / "leads.csv"
+    leads.write_text(header + ("\nkim@acme.io,US,US\n" if header else ""))
+    result = CliRunner().invoke(cli.app, ["simulate", str(rules_dir), str(leads), *options])
+
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {leads}: {message}\n"
+
+
+def test_a_field_mapped_by_option_leaves_same_named_columns_as_attributes() -> None:
+    text = "email,country,country,Land\nkim@acme.io,US,FR,DE\n"
+    mapping = ColumnMapping.from_options(["country=Land"])
+    rows = list(read_csv(io.BytesIO(text.encode()), mapping))
+
+    assert rows == [
+        (
+            2,
+            Lead(
+                id="row-2",
+                email="kim@acme.io",
+                country="DE",
+                attributes={"country": "US", "country (2)": "FR"},
+            ),
+        )
+    ]
+
+
+@pytest.mark.parametrize(
     ("options", "message"),
     [
         (["--column", "colour=Colour"], "--column 'colour=Colour': 'colour' is not a lead field"),
