@@ -71,7 +71,7 @@ class Draft:
     method: str = ""
     uncovered: bool = False
     overlays: Sequence[tuple[OverlayCard, str]] = ()
-    overlay_notes: Sequence[tuple[OverlayCard, str, str, list[str]]] = ()
+    overlay_notes: Sequence[tuple[OverlayCard, str, str, tuple[str, ...]]] = ()
     skipped: Sequence[str] = ()
     plan: Plan | None = None
 
@@ -231,14 +231,13 @@ def _stickiness(rules: CompiledRules, draft: Draft, now: dt.datetime) -> Sticky 
 
 
 _DAYS: dict[str, tuple[float, float, str]] = {}
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def local_day(zone: ZoneInfo, now: dt.datetime) -> str:
     """The date in zone at now, cached until that zone's next midnight."""
     cached = _DAYS.get(zone.key)
     if cached is not None:
-        stamp = (now - _EPOCH).total_seconds()
+        stamp = now.timestamp()
         if cached[0] <= stamp < cached[1]:
             return cached[2]
     local = now.astimezone(zone)
@@ -259,7 +258,7 @@ def _blocked(rules: CompiledRules, product: str, now: dt.datetime) -> frozenset[
     limited = rules.limited_carriers.get(product, ())
     if not limited:
         return frozenset()
-    stamp = (now - _EPOCH).total_seconds()
+    stamp = now.timestamp()
     key = ("blocked", product)
     kept = rules.memo.get(key)
     if kept is not None and kept[0] <= stamp < kept[1]:
@@ -340,30 +339,30 @@ def lookup(index: GeoIndex, lead: NormalLead) -> tuple[TerritoryCard, str] | Non
 
 def _candidates(
     rules: CompiledRules,
+    key: tuple[str, ...],
     reps: tuple[str, ...],
     weights: tuple[float, ...],
     now: dt.datetime,
     hours: bool,
-    skipped: list[str],
-) -> tuple[Candidate, ...]:
+) -> tuple[tuple[Candidate, ...], tuple[str, ...]]:
     """Who in a pool may take a lead now, and notes on who may not.
 
     Without working hours the answer only changes at a rep's local midnight,
-    so it is kept (per rule version) until the earliest such midnight.
+    so it is kept (per rule version, under `key`, which names the pool and the
+    weights) until the earliest such midnight.
     """
     if hours:
-        return _candidates_now(rules, reps, weights, now, hours, skipped)
-    stamp = (now - _EPOCH).total_seconds()
-    key = (reps, weights)
+        notes: list[str] = []
+        return _candidates_now(rules, reps, weights, now, hours, notes), tuple(notes)
+    stamp = now.timestamp()
     kept = rules.memo.get(key)
     if kept is not None and kept[0] <= stamp < kept[1]:
-        skipped.extend(kept[2])
-        return kept[3]  # type: ignore[no-any-return]
-    notes: list[str] = []
+        return kept[2]  # type: ignore[no-any-return]
+    notes = []
     chosen = _candidates_now(rules, reps, weights, now, hours, notes)
-    rules.memo[key] = (*_same_days(rules, reps, now), tuple(notes), chosen)
-    skipped.extend(notes)
-    return chosen
+    found = (chosen, tuple(notes))
+    rules.memo[key] = (*_same_days(rules, reps, now), found)
+    return found
 
 
 def _same_days(
@@ -412,10 +411,9 @@ def _territory(rules: CompiledRules, draft: Draft, now: dt.datetime) -> Pick | N
     territory, place = match
     draft.territory, draft.place = territory, place
     pool = territory.pool
-    skipped: list[str] = []
     weights = pool.weights_for(product.weights_from)
-    candidates = _candidates(rules, pool.reps, weights, now, pool.working_hours, skipped)
-    draft.skipped = skipped
+    key = ("pool", pool.key, product.weights_from)
+    candidates, draft.skipped = _candidates(rules, key, pool.reps, weights, now, pool.working_hours)
     draft.method = "single" if len(pool.reps) == 1 else pool.method
     rotation = f"{pool.key}:{product.weights_from}" if pool.method == "weighted" else pool.key
     return Pick(rotation, pool.method, candidates)
@@ -448,27 +446,29 @@ def _fires(overlay: OverlayCard, draft: Draft) -> str | None:
     return None
 
 
-def _specialists(overlay: OverlayCard, lead: NormalLead) -> tuple[tuple[str, ...], str]:
+def _specialists(overlay: OverlayCard, lead: NormalLead) -> tuple[tuple[str, ...], str, str]:
+    """The overlay's specialists for the lead's place: (reps, level, region or country code)."""
     if lead.region is not None and lead.region in overlay.by_region:
-        return overlay.by_region[lead.region], f"region {lead.region}"
+        return overlay.by_region[lead.region], "region", lead.region
     if lead.country is not None and lead.country in overlay.by_country:
-        return overlay.by_country[lead.country], f"country {lead.country}"
-    return overlay.anywhere, "anywhere"
+        return overlay.by_country[lead.country], "country", lead.country
+    return overlay.anywhere, "anywhere", ""
 
 
 def _overlays(rules: CompiledRules, draft: Draft, now: dt.datetime) -> tuple[Pick, ...]:
     picks = []
     fired: list[tuple[OverlayCard, str]] = []
-    notes: list[tuple[OverlayCard, str, str, list[str]]] = []
+    notes: list[tuple[OverlayCard, str, str, tuple[str, ...]]] = []
     for overlay in rules.overlays:
         trigger = _fires(overlay, draft)
         if trigger is None:
             continue
-        reps, place = _specialists(overlay, draft.lead)
-        skipped: list[str] = []
+        reps, level, code = _specialists(overlay, draft.lead)
         weighted = overlay.method == "weighted"
         weights = tuple(overlay.weights.get(r, 1.0) if weighted else 1.0 for r in reps)
-        candidates = _candidates(rules, reps, weights, now, overlay.working_hours, skipped)
+        key = ("overlay", overlay.id, level, code)
+        candidates, skipped = _candidates(rules, key, reps, weights, now, overlay.working_hours)
+        place = f"{level} {code}" if code else level
         fired.append((overlay, trigger))
         notes.append((overlay, trigger, place, skipped))
         picks.append(Pick(f"overlay:{overlay.id}", overlay.method, candidates))
