@@ -104,8 +104,10 @@ def serve(
     redis_url: Annotated[
         str | None, typer.Option(help="Shared state; without it, in-process state.")
     ] = None,
-    access_log: Annotated[
-        bool, typer.Option(help="Log every HTTP request (each decision is logged anyway).")
+    access_log: Annotated[bool, typer.Option(help="Log every HTTP request.")] = False,
+    log_decisions: Annotated[
+        bool,
+        typer.Option(help="Log one line per decision (sets ROUTER_LOG_DECISIONS=1)."),
     ] = False,
 ) -> None:
     """Serve the HTTP API with uvicorn (settings go to the app as ROUTER_* variables)."""
@@ -116,6 +118,8 @@ def serve(
     os.environ["ROUTER_RULES_DIR"] = str(rules.resolve())
     if redis_url:
         os.environ["ROUTER_REDIS_URL"] = redis_url
+    if log_decisions:
+        os.environ["ROUTER_LOG_DECISIONS"] = "1"
     if workers > 1 and not os.environ.get("ROUTER_REDIS_URL"):
         typer.echo(
             "warning: without --redis-url each worker keeps its own rotation and decisions",

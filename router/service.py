@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
+import gc
 import logging
 import time
 import uuid
@@ -17,12 +17,15 @@ from typing import Any
 from router import metrics
 from router.engine import Draft, conclude, prepare
 from router.leads import Lead, LeadError, normalise
-from router.plan import Outcome
+from router.plan import Outcome, Pick, Plan
 from router.ruleset.compiled import CompiledRules
 from router.ruleset.compiler import compile_rules
 from router.state.base import Conflict, Fresh, Recalled, Replayed, Stamp, State
 
 log = logging.getLogger("router.decisions")
+
+# Rule versions a Router keeps for replays: the current one and the two before it.
+KEPT_VERSIONS = 3
 
 
 class LeadConflict(Exception):
@@ -50,20 +53,93 @@ def without_trace(decision: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in decision.items() if k != "trace"}
 
 
-def replayed(rules: CompiledRules, draft: Draft, stored: Replayed | Recalled) -> dict[str, Any]:
-    """The stored decision as sent the first time, marked replayed.
+def to_the_millisecond(moment: dt.datetime) -> dt.datetime:
+    """The moment as `decided_at` writes it, so that a replay can decide at the same instant."""
+    return moment.replace(microsecond=moment.microsecond - moment.microsecond % 1000)
 
-    When only the outcome was kept (the body was not stored yet), the decision is
-    rebuilt from it: the same but for the rule version if the rules changed since.
+
+def fits(rules: CompiledRules, plan: Plan, outcome: Outcome) -> bool:
+    """Whether the state could have answered `outcome` to `plan` under these rules.
+
+    True for a stored outcome replayed under the rules that made it; under other
+    rules it holds when they still list every rep it names and would still have
+    offered each of them the lead the same way.
     """
-    if stored.decision is not None:
-        decision: dict[str, Any] = json.loads(stored.decision)
-    else:
-        decision = conclude(
-            rules, draft, stored.outcome, stored.decision_id, stored.decided_at, with_trace=True
-        )
-    decision["replayed"] = True
+    named = [outcome.primary, *outcome.overlays, *(rep for rep, _ in outcome.skipped)]
+    named += [rep for skipped in outcome.overlay_skipped for rep, _ in skipped]
+    if any(rep is not None and rep not in rules.reps for rep in named):
+        return False
+    if len(outcome.overlays) != len(plan.overlays):
+        return False
+    for rep_id, overlay in zip(outcome.overlays, plan.overlays, strict=True):
+        if rep_id is not None and not offered(overlay, rep_id):
+            return False
+    if outcome.via == "named":
+        return plan.fixed is not None and plan.fixed.rep == outcome.primary
+    if outcome.via == "sticky":
+        return plan.sticky is not None
+    if outcome.via == "pool":
+        return plan.primary is not None and offered(plan.primary, outcome.primary)
+    return outcome.primary is None
+
+
+def offered(pick: Pick, rep_id: str | None) -> bool:
+    return any(candidate.rep == rep_id for candidate in pick.candidates)
+
+
+def as_stored(
+    rules: CompiledRules, draft: Draft, stored: Replayed | Recalled, with_trace: bool
+) -> dict[str, Any]:
+    """A replay that `rules` cannot describe: only what the state kept, in its own words.
+
+    The decision id, time and reps are the stored ones; a rep these rules no longer
+    list is named by id, with no e-mail or CRM user id. Product, segment, territory
+    and a fallback queue are what these rules make of the lead.
+    """
+    assert draft.plan is not None
+    fired = len(draft.plan.overlays)
+    nobody = Outcome(overlays=[None] * fired, overlay_skipped=[[] for _ in range(fired)])
+    decision = conclude(
+        rules, draft, nobody, stored.decision_id, stored.decided_at, with_trace=False
+    )
+    outcome = stored.outcome
+    if outcome.primary is not None:
+        decision["primary"] = assignee(rules, outcome.primary)
+    triggers = draft.overlays if len(draft.overlays) == len(outcome.overlays) else []
+    overlays = []
+    for index, rep_id in enumerate(outcome.overlays):
+        if rep_id is not None:
+            overlay, trigger = (triggers[index][0].id, triggers[index][1]) if triggers else ("", "")
+            overlays.append({**assignee(rules, rep_id), "trigger": trigger, "overlay": overlay})
+    decision["overlays"] = overlays
+    made_under = stored.rules_version or "unknown"
+    decision["reason"] = (
+        f"Replay of decision {stored.decision_id}, made under rule version {made_under}, which "
+        f"is no longer loaded here; rule version {rules.version} cannot describe it, so its "
+        "reps are given as stored."
+    )
+    if with_trace:
+        note = decision["reason"]
+        decision["trace"] = [{"step": "replay", "result": made_under, "notes": [note]}]
     return decision
+
+
+def assignee(rules: CompiledRules, rep_id: str) -> dict[str, Any]:
+    rep = rules.reps.get(rep_id)
+    if rep is not None:
+        return dict(rep.wire)
+    return {"type": "rep", "id": rep_id, "name": rep_id, "email": None, "crm_user_id": None}
+
+
+def settle_heap() -> None:
+    """Collect garbage, then take every object alive (the compiled rules above all) out
+    of the cyclic collector's reach, so that its full passes stop walking them.
+
+    Unfreezing first lets the collection free rule versions dropped since last time.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def warm_up() -> None:
@@ -74,11 +150,22 @@ def warm_up() -> None:
 class Router:
     """The active compiled rules and the state; rules are swapped whole on reload."""
 
-    def __init__(self, rules: CompiledRules, state: State, rules_dir: Path | None = None):
+    def __init__(
+        self,
+        rules: CompiledRules,
+        state: State,
+        rules_dir: Path | None = None,
+        *,
+        log_decisions: bool = False,
+    ):
         self.rules = rules
         self.state = state
         self.rules_dir = rules_dir
+        self.log_decisions = log_decisions
         self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+        # Rule versions by version, oldest first; a replay is written under the one
+        # that made the decision while it is kept here.
+        self.versions: dict[str, CompiledRules] = {rules.version: rules}
         self._reloading: asyncio.Future[CompiledRules] | None = None
         warm_up()
         metrics.show_rules_version(rules.name, rules.version)
@@ -106,30 +193,41 @@ class Router:
         except Exception:
             metrics.RELOADS.labels(result="failed").inc()
             raise
-        self.rules = fresh
+        self.use(fresh)
+        settle_heap()
         metrics.RELOADS.labels(result="loaded").inc()
-        metrics.show_rules_version(fresh.name, fresh.version)
         return fresh
 
-    async def route(self, lead: Lead, now: dt.datetime | None = None) -> dict[str, Any]:
+    def use(self, rules: CompiledRules) -> None:
+        """Serve these rules from now on, keeping the versions before them for replays."""
+        self.rules = rules
+        self.versions.pop(rules.version, None)
+        self.versions[rules.version] = rules
+        while len(self.versions) > KEPT_VERSIONS:
+            del self.versions[next(iter(self.versions))]
+        metrics.show_rules_version(rules.name, rules.version)
+
+    async def route(
+        self, lead: Lead, now: dt.datetime | None = None, with_trace: bool = True
+    ) -> dict[str, Any]:
         """Decide the lead once; a retry gets the stored decision with replayed: true.
 
         Raises LeadError for unreadable fields, LeadConflict for a reused id,
         StateUnavailable when the shared state cannot be reached.
         """
-        now = now or self.clock()
+        now = to_the_millisecond(now or self.clock())
         rules = self.rules
-        return await self._commit(rules, lead, prepare(rules, lead, now), now)
+        return await self._commit(rules, lead, prepare(rules, lead, now), now, with_trace)
 
     async def route_batch(
-        self, leads: list[Lead], now: dt.datetime | None = None
+        self, leads: list[Lead], now: dt.datetime | None = None, with_trace: bool = True
     ) -> list[dict[str, Any]]:
         """Decide several leads; every lead is read before any state changes.
 
         A lead id reused for a different payload gets an error entry in place of
         its decision; the others are decided.
         """
-        now = now or self.clock()
+        now = to_the_millisecond(now or self.clock())
         rules = self.rules
         drafts = []
         errors: list[tuple[str, str]] = []
@@ -143,36 +241,31 @@ class Router:
         results = []
         for lead, draft in zip(leads, drafts, strict=True):
             try:
-                results.append(await self._commit(rules, lead, draft, now))
+                results.append(await self._commit(rules, lead, draft, now, with_trace))
             except LeadConflict as conflict:
                 results.append({"lead_id": lead.id, "status": 409, "error": str(conflict)})
         return results
 
     async def _commit(
-        self, rules: CompiledRules, lead: Lead, draft: Draft, now: dt.datetime
+        self, rules: CompiledRules, lead: Lead, draft: Draft, now: dt.datetime, with_trace: bool
     ) -> dict[str, Any]:
         started = time.perf_counter()
         assert draft.plan is not None
-        stamp = Stamp(uuid.uuid4().hex, now.isoformat(timespec="milliseconds"), now)
+        decided_at = now.isoformat(timespec="milliseconds")
+        stamp = Stamp(uuid.uuid4().hex, decided_at, now, rules.version)
         execution = await self.state.execute(draft.plan, stamp)
         if isinstance(execution, Conflict):
             raise LeadConflict(lead.id, execution.decision_id, execution.decided_at)
         if isinstance(execution, Fresh):
             decision = conclude(
-                rules,
-                draft,
-                execution.outcome,
-                stamp.decision_id,
-                stamp.decided_at,
-                with_trace=True,
+                rules, draft, execution.outcome, stamp.decision_id, decided_at, with_trace
             )
-            await self.state.save(lead.id, json.dumps(decision, separators=(",", ":")))
             outcome = decision["primary"]["type"]
             if outcome == "queue":
                 reason = fallback_reason(draft, execution.outcome)
                 metrics.FALLBACKS.labels(reason=reason).inc()
         else:
-            decision = replayed(rules, draft, execution)
+            decision = self.replay(lead, execution, with_trace)
             outcome = "replayed"
         elapsed = time.perf_counter() - started
         metrics.DECISIONS.labels(
@@ -181,16 +274,38 @@ class Router:
             outcome=outcome,
         ).inc()
         metrics.LATENCY.observe(elapsed)
-        log.info(
-            "lead decided lead_id=%s decision_id=%s rules_version=%s outcome=%s "
-            "replayed=%s ms=%.3f",
-            lead.id,
-            decision["decision_id"],
-            decision["rules_version"],
-            outcome,
-            decision["replayed"],
-            elapsed * 1000,
-        )
+        if self.log_decisions:
+            log.info(
+                "lead decided lead_id=%s decision_id=%s rules_version=%s outcome=%s "
+                "replayed=%s ms=%.3f",
+                lead.id,
+                decision["decision_id"],
+                decision["rules_version"],
+                outcome,
+                decision["replayed"],
+                elapsed * 1000,
+            )
+        return decision
+
+    def replay(self, lead: Lead, stored: Replayed | Recalled, with_trace: bool) -> dict[str, Any]:
+        """The stored decision written again, marked replayed.
+
+        Under the rule version that made it (while this Router keeps it) the
+        answer is the first one again: the same draft at the same instant, the
+        same outcome. Otherwise it is written with the current rules (see `fits`
+        and `as_stored`).
+        """
+        then = dt.datetime.fromisoformat(stored.decided_at)
+        rules = self.versions.get(stored.rules_version, self.rules)
+        draft = prepare(rules, lead, then)
+        assert draft.plan is not None
+        if rules.version == stored.rules_version or fits(rules, draft.plan, stored.outcome):
+            decision = conclude(
+                rules, draft, stored.outcome, stored.decision_id, stored.decided_at, with_trace
+            )
+        else:
+            decision = as_stored(rules, draft, stored, with_trace)
+        decision["replayed"] = True
         return decision
 
     async def explain(self, lead: Lead, now: dt.datetime | None = None) -> dict[str, Any]:
@@ -207,7 +322,7 @@ class Router:
         if recalled is not None:
             if recalled.fingerprint != draft.plan.fingerprint:
                 raise LeadConflict(lead.id, recalled.decision_id, recalled.decided_at)
-            return replayed(rules, draft, recalled)
+            return self.replay(lead, recalled, with_trace=True)
         outcome = await self.state.preview(draft.plan, now)
         return conclude(
             rules,

@@ -26,6 +26,10 @@ class Settings(BaseModel):
     connect and socket timeouts bound each attempt. A call to an unreachable Redis
     answers 503 within the pool wait plus two attempts (1.5 s with the defaults; a
     refused connection in milliseconds, a hung one in one socket timeout).
+
+    `log_decisions` writes one INFO line per decision (lead id, decision id, rule
+    version, outcome, milliseconds); off by default, since on the hot path the
+    line costs a noticeable share of a decision.
     """
 
     rules_dir: Path = Field(default=DEFAULT_RULES)
@@ -39,6 +43,7 @@ class Settings(BaseModel):
     rules_watch_seconds: float = Field(default=0, ge=0, le=3600)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     replay_window_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    log_decisions: bool = False
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

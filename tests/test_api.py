@@ -497,3 +497,123 @@ async def test_concurrent_reloads_share_one_compile(tmp_path: Path) -> None:
         router = app.state.router
         first, second = await asyncio.gather(router.reload(), router.reload())
         assert first is second
+
+
+@pytest.mark.parametrize(
+    ("query", "traced"),
+    [("", False), ("?trace=true", True), ("?trace=1", True), ("?trace=off", False)],
+)
+async def test_the_trace_flag_reads_as_a_boolean(
+    client: httpx.AsyncClient, query: str, traced: bool
+) -> None:
+    response = await client.post(f"/v1/route{query}", json={"id": "F1", **WEST})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert ("trace" in response.json()) is traced
+
+
+async def test_a_trace_flag_that_is_not_a_boolean_is_named_and_nothing_is_decided(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post("/v1/route?trace=maybe", json={"id": "F2", "employees": "lots"})
+    assert response.status_code == 422
+    assert response.json() == {
+        "error": "invalid request",
+        "problems": [
+            {
+                "field": "query.trace",
+                "message": "Input should be a valid boolean, unable to interpret input "
+                "(got 'maybe')",
+            },
+            {
+                "field": "employees",
+                "message": "'lots' is not a number of employees (expected e.g. 1200, \"1,200\", "
+                '"5k")',
+            },
+        ],
+    }
+    batch = await client.post("/v1/route/batch?trace=2", json={"leads": [{"id": "F3", **WEST}]})
+    assert batch.status_code == 422
+    assert batch.json()["problems"][0]["field"] == "query.trace"
+    assert await loads(client) == {"ada": 0, "ben": 0}
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "problems"),
+    [
+        (b"", "application/json", [{"field": "body", "message": "is required"}]),
+        (
+            b'{"id": "J1", "attributes": "notes"}',
+            "application/json",
+            [
+                {
+                    "field": "attributes",
+                    "message": "Input should be a valid dictionary (got 'notes')",
+                }
+            ],
+        ),
+        (
+            b'{"id": "J2"}',
+            None,
+            [
+                {
+                    "field": "body",
+                    "message": "send JSON with content-type: application/json "
+                    "(got no content type)",
+                }
+            ],
+        ),
+    ],
+    ids=["empty", "python-words", "no-content-type"],
+)
+async def test_bodies_refused_keep_the_words_of_a_body_parameter(
+    client: httpx.AsyncClient, content: bytes, content_type: str | None, problems: object
+) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    response = await client.post("/v1/route", content=content, headers=headers)
+    assert response.status_code == 422
+    assert response.json() == {"error": "invalid request", "problems": problems}
+
+
+async def test_a_json_body_with_a_byte_order_mark_or_a_charset_is_read(
+    client: httpx.AsyncClient,
+) -> None:
+    body = b'\xef\xbb\xbf{"id": "BOM1", "country": "US", "region": "WA"}'
+    response = await client.post(
+        "/v1/route", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 200 and response.json()["lead_id"] == "BOM1"
+    charset = {"content-type": "application/json; charset=utf-8"}
+    response = await client.post("/v1/route", content=b'{"id": "CS1"}', headers=charset)
+    assert response.status_code == 200 and response.json()["lead_id"] == "CS1"
+
+
+async def test_a_retry_after_a_reload_is_answered_as_the_version_that_decided(
+    tmp_path: Path,
+) -> None:
+    rules = tmp_path / "order"
+    shutil.copytree(CASES / "order", rules)
+    app = create_app(Settings(rules_dir=rules))
+    async with asgi_client(app) as client:
+        first = (await client.post("/v1/route?trace=true", json={"id": "V1", **WEST})).json()
+        reps = rules / "reps.yaml"
+        reps.write_text(reps.read_text().replace("Ada West", "Ada North"))
+        reloaded = (await client.post("/v1/rules/reload")).json()
+        assert reloaded["version"] != first["rules_version"]
+        again = await client.post("/v1/route?trace=true", json={"id": "V1", **WEST})
+        assert again.json() == {**first, "replayed": True}
+        fresh = (await client.post("/v1/route", json={"id": "V2", **WEST})).json()
+        assert fresh["rules_version"] == reloaded["version"]
+        assert fresh["primary"]["name"] == "Ben West"
+        explained = (await client.post("/v1/explain", json={"id": "V1", **WEST})).json()
+        assert explained["primary"]["name"] == "Ada West"
+
+
+async def test_decision_logging_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().log_decisions is False
+    monkeypatch.setenv("ROUTER_LOG_DECISIONS", "1")
+    settings = Settings.from_env(rules_dir=CASES / "order")
+    assert settings.log_decisions is True
+    app = create_app(settings)
+    async with asgi_client(app):
+        assert app.state.router.log_decisions is True

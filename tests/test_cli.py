@@ -344,6 +344,21 @@ def test_serve_hands_the_rules_to_uvicorn_through_the_environment(
     assert os.environ["ROUTER_REDIS_URL"] == "redis://127.0.0.1:6399/0"
 
 
+def test_serve_logs_decisions_only_when_asked(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: None)
+    monkeypatch.setenv("ROUTER_RULES_DIR", "")
+    monkeypatch.delenv("ROUTER_LOG_DECISIONS", raising=False)
+    directory = rules_dir(tmp_path)
+    assert runner.invoke(cli.app, ["serve", "--rules", str(directory)]).exit_code == 0
+    assert "ROUTER_LOG_DECISIONS" not in os.environ
+    monkeypatch.setenv("ROUTER_LOG_DECISIONS", "")
+    result = runner.invoke(cli.app, ["serve", "--rules", str(directory), "--log-decisions"])
+    assert result.exit_code == 0
+    assert os.environ["ROUTER_LOG_DECISIONS"] == "1"
+
+
 def test_serve_refuses_bad_rules_before_starting(
     runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

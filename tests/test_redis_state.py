@@ -21,7 +21,7 @@ from router.state.embedded import EmbeddedState
 from router.state.factory import open_state
 from router.state.redis_store import (
     RedisState,
-    carriers_text,
+    carriers_of,
     namespace,
     open_redis,
     outcome_from_json,
@@ -83,8 +83,39 @@ async def test_a_decision_touches_only_its_rule_set_keys_all_in_one_slot(
         prefix + f"load:oz:{DAY}",
         prefix + "owner:suite:acme.example",
         prefix + "availability",
+        prefix + "carriers:" + carriers_of(account())[0],
     }
     assert len({key_slot(key.encode()) for key in await keys_of(raw, rules_name)}) == 1
+
+
+async def test_the_carriers_are_sent_once_and_again_when_the_server_lost_them(
+    state: RedisState, raw: Redis, rules_name: str
+) -> None:
+    digest, _ = carriers_of(account(blocked=["cy"]))
+    key = namespace(rules_name) + "carriers:" + digest
+    first = await state.execute(plan("L1", WEST, sticky=account(blocked=["cy"])), stamp())
+    assert first == Fresh(Outcome("ada", "pool"))
+    assert await raw.hgetall(key) == {"ada": f"{DAY}\t0", "ben": f"{DAY}\t0", "cy": f"{DAY}\t1"}
+    assert 2 * 86400 - 5 < await raw.ttl(key) <= 2 * 86400
+
+    sent: list[Any] = []
+    original = state.client.execute_command
+
+    async def counting(*args: Any, **options: Any) -> Any:
+        sent.append(args[-1])
+        return await original(*args, **options)
+
+    state.client.execute_command = counting  # type: ignore[method-assign]
+    second = await state.execute(plan("L2", WEST, sticky=account(blocked=["cy"])), stamp())
+    assert second == Fresh(Outcome("ada", "sticky"))
+    assert [b'"carriers_text":""' in call for call in sent] == [True]
+
+    await raw.delete(key)
+    third = await state.execute(plan("L3", WEST, sticky=account(blocked=["cy"])), stamp())
+    assert third == Fresh(Outcome("ada", "sticky"))
+    assert [b'"carriers_text":""' in call for call in sent] == [True, True, False]
+    assert await raw.hget(key, "cy") == f"{DAY}\t1"
+    assert (await state.load("ada", DAY), await state.load("ben", DAY)) == (3, 0)
 
 
 async def test_records_expire_with_the_replay_window_and_loads_after_two_days(
@@ -162,26 +193,63 @@ async def test_the_client_reads_replies_with_hiredis(state: RedisState) -> None:
 # the stored decision ---------------------------------------------------------------------
 
 
-async def test_the_decision_body_is_kept_in_the_record_under_its_expiry(
+async def test_the_record_keeps_the_outcome_and_the_rule_version_not_a_body(
+    state: RedisState, raw: Redis, rules_name: str
+) -> None:
+    first = stamp(rules_version="3f9a1c2b7d4e")
+    await state.execute(plan("L1", WEST, fingerprint="fp-1"), first)
+    record = await raw.hgetall(namespace(rules_name) + "lead:L1")
+    assert record == {
+        "fingerprint": "fp-1",
+        "decision_id": first.decision_id,
+        "decided_at": first.decided_at,
+        "rules_version": "3f9a1c2b7d4e",
+        "outcome": '{"overlays":{},"skipped":{},"primary":"ada","overlay_skipped":{},"via":"pool"}',
+    }
+
+
+async def test_a_record_written_before_the_rule_version_was_kept_replays_without_one(
     state: RedisState, raw: Redis, rules_name: str
 ) -> None:
     first = stamp()
     await state.execute(plan("L1", WEST), first)
-    record = namespace(rules_name) + "lead:L1"
-    before = await raw.pttl(record)
-    body = f'{{"decision_id": "{first.decision_id}", "primary": "ada"}}'
-    await state.save("L1", body)
-    await state.drain()
-    assert await raw.hget(record, "decision") == body
-    assert 0 < await raw.pttl(record) <= before
+    await raw.hdel(namespace(rules_name) + "lead:L1", "rules_version")
+    again = await state.execute(plan("L1", WEST), stamp())
+    assert again == Replayed(first.decision_id, first.decided_at, "", Outcome("ada", "pool"))
+    recalled = await state.recall("L1")
+    assert recalled is not None and recalled.rules_version == ""
 
 
-async def test_a_body_for_an_unknown_or_expired_record_is_not_stored(
+async def test_the_plan_reaches_the_script_whole_whatever_its_text(
     state: RedisState, raw: Redis, rules_name: str
 ) -> None:
-    await state.save("never-decided", '{"decision_id": "d-1"}')
-    await state.drain()
-    assert await keys_of(raw, rules_name) == set()
+    # The packed plan keeps non-ASCII text, quotes, tabs and backslashes intact.
+    zoe, umit = 'zoë "z"\t\\', "ümit"
+    odd = pool(rep(zoe, 0.1, capacity=3), rep(umit, 0.2), rotation="pööl")
+    sticky = account(key='suite:zürich.example"\\', carriers=[zoe, umit])
+    plans = [plan(f"L{i}", odd) for i in range(3)] + [
+        plan(f"S{i}", odd, sticky=sticky) for i in range(2)
+    ]
+    reference = EmbeddedState()
+    picks = []
+    for lead_plan in plans:
+        same = stamp()
+        execution = await state.execute(lead_plan, same)
+        assert execution == reference.execute_now(lead_plan, same)
+        assert isinstance(execution, Fresh)
+        picks.append((execution.outcome.primary, execution.outcome.via))
+    assert picks == [
+        (umit, "pool"),
+        (zoe, "pool"),
+        (umit, "pool"),
+        (umit, "pool"),
+        (umit, "sticky"),
+    ]
+    prefix = namespace(rules_name)
+    assert await raw.get(prefix + 'owner:suite:zürich.example"\\') == umit
+    stored = await raw.hgetall(prefix + "credits:pööl")
+    assert {rep_id: float(value) for rep_id, value in stored.items()} == reference.credits["pööl"]
+    assert (await state.load(zoe, DAY), await state.load(umit, DAY)) == (1, 4)
 
 
 async def test_a_second_run_of_the_same_call_is_still_that_call_s_fresh_decision(
@@ -237,20 +305,22 @@ def test_an_outcome_with_empty_lists_reads_back_from_the_script_json() -> None:
     )  # fmt: skip
 
 
-def test_the_carriers_text_follows_the_days_the_blocked_reps_and_the_zones() -> None:
+def test_the_carriers_follow_the_days_the_blocked_reps_and_the_zones() -> None:
     zones = {"ada": "Asia/Tokyo", "ben": "UTC"}
     carriers = frozenset(zones)
     today = {"Asia/Tokyo": "2026-12-03", "UTC": "2026-12-02"}
-    text = carriers_text(Sticky("k", carriers, frozenset(), zones, today))
-    assert sorted(text.strip("\n").split("\n")) == ["ada\t2026-12-03\t0", "ben\t2026-12-02\t0"]
+    digest, text = carriers_of(Sticky("k", carriers, frozenset(), zones, today))
+    assert text == "ada\t2026-12-03\t0\nben\t2026-12-02\t0\n"
+    assert len(digest) == 24
     later = {"Asia/Tokyo": "2026-12-04", "UTC": "2026-12-03"}
-    assert "ada\t2026-12-04\t1\n" in carriers_text(
-        Sticky("k", carriers, frozenset({"ada"}), zones, later)
-    )
+    blocked = carriers_of(Sticky("k", carriers, frozenset({"ada"}), zones, later))
+    assert blocked[1] == "ada\t2026-12-04\t1\nben\t2026-12-03\t0\n"
     moved = {"ada": "UTC", "ben": "UTC"}
-    assert "\nada\t2026-12-02\t0\n" in carriers_text(
-        Sticky("k", carriers, frozenset(), moved, today)
+    assert carriers_of(Sticky("k", carriers, frozenset(), moved, today))[1] == (
+        "ada\t2026-12-02\t0\nben\t2026-12-02\t0\n"
     )
+    assert len({digest, blocked[0]}) == 2
+    assert carriers_of(Sticky("k", frozenset(), frozenset(), {}, {})) == ("", "")
 
 
 @pytest.mark.parametrize(
@@ -308,7 +378,6 @@ async def test_the_api_on_redis_routes_replays_refuses_and_reports(
         assert ready.status_code == 200 and ready.json()["state"] == "redis"
         first = await client.post("/v1/route", json={"id": "L1", **west})
         assert first.status_code == 200 and first.json()["primary"]["id"] == "ada"
-        await app.state.router.state.drain()
         again = await client.post("/v1/route", json={"id": "L1", **west})
         assert again.json() == {**first.json(), "replayed": True}
         refused = await client.post("/v1/route", json={"id": "L1", "country": "DE"})
@@ -324,3 +393,27 @@ async def test_the_api_on_redis_routes_replays_refuses_and_reports(
         assert second.json()["primary"]["id"] == "ada"
         ada = (await client.get("/v1/reps/ada")).json()
         assert ada["load_today"] == 2 and ada["available_now"] is True
+
+
+async def test_a_routed_lead_and_its_retry_cost_one_round_trip_each(
+    redis_endpoint: RedisEndpoint, tmp_path: Path
+) -> None:
+    rules = copy_rules(CASES / "order", tmp_path)
+    app = create_app(Settings(rules_dir=rules, redis_url=redis_endpoint.url))
+    west = {"country": "US", "region": "WA", "email": "kim@acme.example"}
+    async with asgi_client(app) as client:
+        await client.post("/v1/route", json={"id": "warm-up", **west})
+        client_ = app.state.router.state.client
+        sent: list[Any] = []
+        original = client_.execute_command
+
+        async def counting(*args: Any, **options: Any) -> Any:
+            sent.append(args[0])
+            return await original(*args, **options)
+
+        client_.execute_command = counting
+        first = await client.post("/v1/route?trace=true", json={"id": "L1", **west})
+        assert sent == ["EVALSHA"]
+        again = await client.post("/v1/route?trace=true", json={"id": "L1", **west})
+        assert sent == ["EVALSHA", "EVALSHA"]
+        assert again.json() == {**first.json(), "replayed": True}

@@ -25,12 +25,13 @@ from router.state.base import (
     Availability,
     Conflict,
     Fresh,
+    Recalled,
     Replayed,
     Stamp,
     State,
 )
 from router.state.embedded import EmbeddedState
-from router.state.redis_store import RedisState, open_redis
+from router.state.redis_store import open_redis
 from tests.casebook import Book, books, run_in_process
 from tests.conftest import RedisEndpoint
 
@@ -79,8 +80,9 @@ def account(
 _stamps = itertools.count()
 
 
-def stamp(now: dt.datetime = NOW) -> Stamp:
-    return Stamp(f"decision-{next(_stamps)}", now.isoformat(timespec="milliseconds"), now)
+def stamp(now: dt.datetime = NOW, rules_version: str = "v1") -> Stamp:
+    decision_id = f"decision-{next(_stamps)}"
+    return Stamp(decision_id, now.isoformat(timespec="milliseconds"), now, rules_version)
 
 
 async def primary_of(state: State, lead_plan: Plan, now: dt.datetime = NOW) -> str | None:
@@ -96,12 +98,6 @@ async def sequence(state: State, picks: Sequence[Pick], prefix: str = "lead") ->
 async def reference(picks: Sequence[Pick]) -> list[str | None]:
     """What the embedded state answers for these picks, in order, from empty."""
     return await sequence(EmbeddedState(), picks)
-
-
-async def settle(state: State) -> None:
-    """Wait for decision bodies the Redis store writes in the background."""
-    if isinstance(state, RedisState):
-        await state.drain()
 
 
 # the stores ---------------------------------------------------------------------
@@ -147,23 +143,30 @@ WEST = pool(rep("ada", 70), rep("ben", 30))
 
 
 async def test_a_retry_replays_the_decision_and_the_rotation_does_not_move(state: State) -> None:
-    first_stamp = stamp()
+    first_stamp = stamp(rules_version="3f9a1c2b7d4e")
     first = await state.execute(plan("L1", WEST), first_stamp)
     assert first == Fresh(Outcome(primary="ada", via="pool"))
 
-    early = await state.execute(plan("L1", WEST), stamp())
-    assert early == Replayed(None, first_stamp.decision_id, first_stamp.decided_at, first.outcome)
-
-    body = f'{{"decision_id": "{first_stamp.decision_id}"}}'
-    await state.save("L1", body)
-    await settle(state)
-    again = await state.execute(plan("L1", WEST), stamp())
-    assert isinstance(again, Replayed)
-    assert again.decision == body
-    assert again.decision_id == first_stamp.decision_id
+    again = await state.execute(plan("L1", WEST), stamp(rules_version="other"))
+    assert again == Replayed(
+        first_stamp.decision_id, first_stamp.decided_at, "3f9a1c2b7d4e", first.outcome
+    )
 
     assert await state.load("ada", DAY) == 1
     assert await primary_of(state, plan("L2", WEST)) == "ben"
+
+
+async def test_recall_answers_what_a_replay_would_and_changes_nothing(state: State) -> None:
+    assert await state.recall("L1") is None
+    first_stamp = stamp(rules_version="3f9a1c2b7d4e")
+    skipped = [("ben", "paused")]
+    await state.set_availability("ben", Availability(paused=True))
+    first = await state.execute(plan("L1", WEST, fingerprint="fp-1"), first_stamp)
+    assert first == Fresh(Outcome(primary="ada", via="pool", skipped=skipped))
+    assert await state.recall("L1") == Recalled(
+        "fp-1", first_stamp.decision_id, first_stamp.decided_at, "3f9a1c2b7d4e", first.outcome
+    )
+    assert await state.load("ada", DAY) == 1
 
 
 async def test_a_reused_id_with_another_payload_is_a_conflict_and_changes_nothing(

@@ -62,11 +62,12 @@ class Availability(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Stamp:
-    """Identity and time of a decision being made."""
+    """Identity and time of a decision being made, and the rule version making it."""
 
     decision_id: str
     decided_at: str
     now: dt.datetime
+    rules_version: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +77,15 @@ class Fresh:
 
 @dataclass(frozen=True, slots=True)
 class Replayed:
-    """An earlier decision for the same lead id and the same payload."""
+    """An earlier decision for the same lead id and the same payload.
 
-    decision: str | None
+    The state keeps what the decision was (the outcome) and under which rule
+    version, not its body: the caller writes the body again from them.
+    """
+
     decision_id: str
     decided_at: str
+    rules_version: str
     outcome: Outcome
 
 
@@ -99,8 +104,8 @@ class Recalled:
     fingerprint: str
     decision_id: str
     decided_at: str
+    rules_version: str
     outcome: Outcome
-    decision: str | None
 
 
 Execution = Fresh | Replayed | Conflict
@@ -121,10 +126,6 @@ class State(Protocol):
 
     async def preview(self, plan: Plan, now: dt.datetime) -> Outcome:
         """What execute would pick now, changing nothing."""
-        ...
-
-    async def save(self, lead_id: str, decision: str) -> None:
-        """Keep the full decision body for replays of lead_id."""
         ...
 
     async def recall(self, lead_id: str) -> Recalled | None:

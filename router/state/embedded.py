@@ -26,9 +26,9 @@ class _Record:
     fingerprint: str
     decision_id: str
     decided_at: str
+    rules_version: str
     outcome: Outcome
     expires: float
-    decision: str | None = None
 
 
 class EmbeddedState:
@@ -58,7 +58,9 @@ class EmbeddedState:
         if record is not None:
             if record.fingerprint != plan.fingerprint:
                 return Conflict(record.decision_id, record.decided_at)
-            return Replayed(record.decision, record.decision_id, record.decided_at, record.outcome)
+            return Replayed(
+                record.decision_id, record.decided_at, record.rules_version, record.outcome
+            )
         outcome = self._decide(plan, stamp.now, commit=True)
         if not self.remember:
             return Fresh(outcome)
@@ -67,6 +69,7 @@ class EmbeddedState:
             plan.fingerprint,
             stamp.decision_id,
             stamp.decided_at,
+            stamp.rules_version,
             outcome,
             time.time() + self.replay_window,
         )
@@ -84,10 +87,13 @@ class EmbeddedState:
     def _decide(self, plan: Plan, now: dt.datetime, commit: bool) -> Outcome:
         outcome = Outcome()
         loads = self.loads if commit else dict(self.loads)
+        availabilities = self.availabilities
+        unavailable: Callable[[str], str | None] | None = None
+        if availabilities:
 
-        def unavailable(rep: str) -> str | None:
-            availability = self.availabilities.get(rep)
-            return availability.blocks(now) if availability else None
+            def unavailable(rep: str) -> str | None:
+                availability = availabilities.get(rep)
+                return availability.blocks(now) if availability else None
 
         def taken(candidate: Candidate) -> None:
             key = (candidate.rep, candidate.day)
@@ -98,7 +104,7 @@ class EmbeddedState:
             taken(plan.fixed)
         elif plan.sticky is not None and plan.sticky.key in self.owners:
             owner = self.owners[plan.sticky.key]
-            if plan.sticky.may_take(owner) and unavailable(owner) is None:
+            if plan.sticky.may_take(owner) and (unavailable is None or unavailable(owner) is None):
                 outcome.primary, outcome.via = owner, "sticky"
                 taken(Candidate(owner, 1.0, None, plan.sticky.day_of(owner)))
             else:
@@ -127,7 +133,7 @@ class EmbeddedState:
         self,
         pick: Pick,
         loads: dict[tuple[str, str], int],
-        unavailable: Callable[[str], str | None],
+        unavailable: Callable[[str], str | None] | None,
         commit: bool,
     ) -> tuple[Candidate | None, rotation.Skips]:
         def load_of(candidate: Candidate) -> int:
@@ -138,10 +144,13 @@ class EmbeddedState:
             return None, skipped
         if pick.method == "least_loaded":
             return rotation.least_loaded(kept, load_of), skipped
-        credits = self.credits.get(pick.rotation, {})
-        chosen, updated = rotation.by_credit(kept, credits)
+        credits = self.credits.get(pick.rotation)
+        chosen, updated = rotation.by_credit(kept, credits or {})
         if commit:
-            self.credits[pick.rotation] = {**credits, **updated}
+            if credits is None:
+                self.credits[pick.rotation] = updated
+            else:
+                credits.update(updated)
         return chosen, skipped
 
     # the interface -------------------------------------------------------------
@@ -152,11 +161,6 @@ class EmbeddedState:
     async def preview(self, plan: Plan, now: dt.datetime) -> Outcome:
         return self._decide(plan, now, commit=False)
 
-    async def save(self, lead_id: str, decision: str) -> None:
-        record = self.records.get(lead_id)
-        if record is not None:
-            record.decision = decision
-
     async def recall(self, lead_id: str) -> Recalled | None:
         record = self.records.get(lead_id)
         if record is None or record.expires < time.time():
@@ -165,8 +169,8 @@ class EmbeddedState:
             record.fingerprint,
             record.decision_id,
             record.decided_at,
+            record.rules_version,
             record.outcome,
-            record.decision,
         )
 
     async def set_availability(self, rep_id: str, availability: Availability) -> None:

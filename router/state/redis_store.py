@@ -5,25 +5,27 @@ Redis Cluster slot (a decision reads and counts several reps, so the honest unit
 is the rule set, and one rule set lives on one cluster node):
 
     router:{<rules>}:lead:<lead id>          hash: fingerprint, decision_id, decided_at,
-                                             outcome (JSON), decision (JSON); replay TTL
+                                             rules_version, outcome (JSON); replay TTL
     router:{<rules>}:credits:<rotation>      hash: rep -> credit (17 digits)
     router:{<rules>}:load:<rep>:<local day>  counter; expires two days after its last lead
     router:{<rules>}:owner:<structure:account>  the account's owner
     router:{<rules>}:availability            hash: rep -> paused, away from/until, note
+    router:{<rules>}:carriers:<digest>       hash: rep -> local day, blocked; two days
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import json
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from pydantic_core import to_json
 from redis import exceptions as redis_errors
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
@@ -44,11 +46,9 @@ from router.state.base import (
     StateUnavailable,
 )
 
-log = logging.getLogger("router.state.redis")
-
 T = TypeVar("T")
 
-LOAD_TTL = dt.timedelta(days=2)
+LOAD_TTL_SECONDS = 2 * 86400
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 # What "Redis cannot answer now" looks like; anything else is a bug and surfaces.
@@ -109,62 +109,62 @@ class RedisState:
         self._gate = gate
         self._gate_timeout = gate_timeout
         self._decide = client.register_script(_script("decide.lua"))
-        self._save = client.register_script(_script("save.lua"))
-        self._saving: set[asyncio.Task[None]] = set()
+        # Digests of the carriers this store has sent: later calls name them only.
+        self._carriers_sent: set[str] = set()
 
     # the decision step -------------------------------------------------------
 
     async def execute(self, plan: Plan, stamp: Stamp) -> Execution:
-        args = self._plan_args(plan, "commit", stamp.now, stamp)
-        reply = await self._call("execute", self._decide, [self._record(plan.lead_id)], args)
+        reply = await self._run_script("execute", plan, stamp.now, stamp)
         if reply[0] == "conflict":
             return Conflict(reply[1], reply[2])
         if reply[0] == "replayed" and reply[1] != stamp.decision_id:
-            return Replayed(reply[4], reply[1], reply[2], outcome_from_json(reply[3]))
+            # A record written before the rule version was kept has none: "".
+            return Replayed(reply[1], reply[2], reply[4] or "", outcome_from_json(reply[3]))
         # A replay of our own decision id means an earlier attempt of this very call
         # ran and lost its answer: the decision is still this call's, and fresh.
         return Fresh(outcome_from_json(reply[1] if reply[0] == "fresh" else reply[3]))
 
     async def preview(self, plan: Plan, now: dt.datetime) -> Outcome:
-        args = self._plan_args(plan, "preview", now, None)
-        reply = await self._call("preview", self._decide, [self._record(plan.lead_id)], args)
+        reply = await self._run_script("preview", plan, now, None)
         return outcome_from_json(reply[1])
 
-    async def save(self, lead_id: str, decision: str) -> None:
-        """Store the decision body in the background: the answer does not wait for it.
+    async def _run_script(
+        self, what: str, plan: Plan, now: dt.datetime, stamp: Stamp | None
+    ) -> Any:
+        """One run of the decision script, two when the server asks for the carriers."""
+        digest, text = carriers_of(plan.sticky) if plan.sticky is not None else ("", "")
+        known = digest in self._carriers_sent
+        keys = [self._record(plan.lead_id)]
+        args: list[str | bytes] = [self.prefix]
+        args.append(self._call_args(plan, now, stamp, digest, "" if known else text))
+        reply = await self._run(what, lambda: self._decide(keys=keys, args=args))
+        if reply[0] == "carriers":
+            args[1] = self._call_args(plan, now, stamp, digest, text)
+            reply = await self._run(what, lambda: self._decide(keys=keys, args=args))
+            if reply[0] == "carriers":
+                raise RuntimeError("the decision script did not keep the carriers it was sent")
+            known = False
+        # A replay or a conflict is answered before the script keeps the carriers.
+        if digest and not known and reply[0] in ("fresh", "preview"):
+            if len(self._carriers_sent) >= 1024:
+                self._carriers_sent.clear()
+            self._carriers_sent.add(digest)
+        return reply
 
-        A replay that arrives before the body is stored (or after a failed store)
-        gets the decision rebuilt from the stored outcome, identical but for the
-        rule version when the rules were reloaded in between.
-        """
-        task = asyncio.create_task(self._store(lead_id, decision))
-        self._saving.add(task)
-        task.add_done_callback(self._saving.discard)
-
-    async def _store(self, lead_id: str, decision: str) -> None:
-        # The script stores the body only on the record of this very decision.
-        decision_id = json.loads(decision)["decision_id"]
-        try:
-            await self._call("save", self._save, [self._record(lead_id)], [decision_id, decision])
-        except StateUnavailable as error:
-            log.warning("decision body not stored lead_id=%s error=%s", lead_id, error)
-
-    async def drain(self) -> None:
-        """Wait for the decision bodies still being stored."""
-        while self._saving:
-            await asyncio.gather(*self._saving)
-
-    # availability and load -----------------------------------------------------
+    # stored decisions, availability and load ----------------------------------
 
     async def recall(self, lead_id: str) -> Recalled | None:
         key = self._record(lead_id)
-        fields = ("fingerprint", "decision_id", "decided_at", "outcome", "decision")
+        fields = ("fingerprint", "decision_id", "decided_at", "rules_version", "outcome")
         values = await self._run("recall", lambda: self.client.hmget(key, list(fields)))
         text = [v.decode() if isinstance(v, bytes) else v for v in values]
-        fingerprint, decision_id, decided_at, outcome, decision = text
+        fingerprint, decision_id, decided_at, rules_version, outcome = text
         if fingerprint is None or decision_id is None or decided_at is None or outcome is None:
             return None
-        return Recalled(fingerprint, decision_id, decided_at, outcome_from_json(outcome), decision)
+        return Recalled(
+            fingerprint, decision_id, decided_at, rules_version or "", outcome_from_json(outcome)
+        )
 
     async def set_availability(self, rep_id: str, availability: Availability) -> None:
         packed = pack_availability(availability)
@@ -190,16 +190,12 @@ class RedisState:
             return False
 
     async def close(self) -> None:
-        await self.drain()
         await self.client.aclose()
 
     # calling Redis -------------------------------------------------------------
 
     def _record(self, lead_id: str) -> str:
         return self.prefix + "lead:" + lead_id
-
-    async def _call(self, what: str, script: Any, keys: list[str], args: list[str]) -> Any:
-        return await self._run(what, lambda: script(keys=keys, args=args))
 
     async def _run(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         """One call within the deadline; one more attempt after a dropped connection.
@@ -244,25 +240,36 @@ class RedisState:
         finally:
             self._gate.release()
 
-    def _plan_args(self, plan: Plan, mode: str, now: dt.datetime, stamp: Stamp | None) -> list[str]:
-        args = [
-            self.prefix,
-            mode,
-            str(micros(now)),
-            str(self.window_ms),
-            str(int(LOAD_TTL.total_seconds())),
-            plan.fingerprint,
-            stamp.decision_id if stamp else "",
-            stamp.decided_at if stamp else "",
-        ]
-        fixed, sticky = plan.fixed, plan.sticky
-        args += [fixed.rep, fixed.day] if fixed else ["", ""]
-        args += [sticky.key, carriers_text(sticky)] if sticky else ["", "\n"]
-        picks = ((plan.primary,) if plan.primary else ()) + plan.overlays
-        args += ["1" if plan.primary else "0", str(len(plan.overlays))]
-        for pick in picks:
-            args += pick_args(pick)
-        return args
+    def _call_args(
+        self, plan: Plan, now: dt.datetime, stamp: Stamp | None, carriers: str, text: str
+    ) -> bytes:
+        """The script's ARGV[2] (see decide.lua): the plan and the call, as one JSON object.
+
+        JSON writes a float as the shortest text that reads back as the same double,
+        so the script's rotation adds exactly the weights the embedded store adds.
+        """
+        fixed = plan.fixed
+        picks = [_packed_pick(plan.primary)] if plan.primary is not None else []
+        picks += [_packed_pick(pick) for pick in plan.overlays]
+        return to_json(
+            {
+                "mode": "commit" if stamp else "preview",
+                "now": micros(now),
+                "record_ttl": self.window_ms,
+                "load_ttl": LOAD_TTL_SECONDS,
+                "fingerprint": plan.fingerprint,
+                "decision_id": stamp.decision_id if stamp else "",
+                "decided_at": stamp.decided_at if stamp else "",
+                "rules_version": stamp.rules_version if stamp else "",
+                "fixed": fixed.rep if fixed else "",
+                "fixed_day": fixed.day if fixed else "",
+                "sticky": plan.sticky.key if plan.sticky else "",
+                "carriers": carriers,
+                "carriers_text": text,
+                "has_primary": 1 if plan.primary is not None else 0,
+                "picks": picks,
+            }
+        )
 
 
 def _dropped(error: redis_errors.ConnectionError) -> bool:
@@ -299,11 +306,12 @@ def unpack_availability(packed: str) -> Availability:
 
 
 _CarriersKey = tuple[frozenset[str], frozenset[str], tuple[str, ...]]
-_carriers_texts: dict[_CarriersKey, tuple[object, str]] = {}
+_carriers_kept: dict[_CarriersKey, tuple[object, str, str]] = {}
 
 
-def carriers_text(sticky: Sticky) -> str:
-    """Who may keep an account, as the script reads it: one "rep\\tday\\tblocked" line each.
+def carriers_of(sticky: Sticky) -> tuple[str, str]:
+    """Who may keep an account, as the script reads it: a digest naming them, and their
+    text, one "rep\\tday\\tblocked" line each ("" and "" when nobody sells the product).
 
     The carriers and their zones belong to a rule version and the blocked reps
     and local days change at most daily, so the text is kept rather than built
@@ -311,29 +319,31 @@ def carriers_text(sticky: Sticky) -> str:
     """
     days = tuple(sticky.days[zone] for zone in sticky.days)
     key = (sticky.carriers, sticky.blocked, days)
-    kept = _carriers_texts.get(key)
+    kept = _carriers_kept.get(key)
     if kept is not None and kept[0] is sticky.zone_of:
-        return kept[1]
+        return kept[1], kept[2]
     day_of_zone = dict(zip(sticky.days, days, strict=True))
-    lines = [
+    text = "".join(
         f"{rep}\t{day_of_zone.get(sticky.zone_of.get(rep, ''), '')}\t"
         f"{'1' if rep in sticky.blocked else '0'}\n"
-        for rep in sticky.carriers
+        for rep in sorted(sticky.carriers)
+    )
+    digest = hashlib.blake2b(text.encode(), digest_size=12).hexdigest() if text else ""
+    if len(_carriers_kept) >= 256:
+        _carriers_kept.clear()
+    _carriers_kept[key] = (sticky.zone_of, digest, text)
+    return digest, text
+
+
+def _packed_pick(pick: Pick) -> list[Any]:
+    return [
+        pick.rotation,
+        pick.method,
+        [
+            [c.rep, float(c.weight), False if c.capacity is None else c.capacity, c.day]
+            for c in pick.candidates
+        ],
     ]
-    text = "\n" + "".join(lines)
-    if len(_carriers_texts) >= 256:
-        _carriers_texts.clear()
-    _carriers_texts[key] = (sticky.zone_of, text)
-    return text
-
-
-def pick_args(pick: Pick) -> list[str]:
-    # repr of a float reads back in Lua as the very same double.
-    args = [pick.rotation, pick.method, str(len(pick.candidates))]
-    for candidate in pick.candidates:
-        capacity = "" if candidate.capacity is None else str(candidate.capacity)
-        args += [candidate.rep, repr(float(candidate.weight)), capacity, candidate.day]
-    return args
 
 
 def _seq(value: Any) -> list[Any]:

@@ -19,16 +19,20 @@ Skips = list[tuple[str, str]]
 
 
 def available(
-    pick: Pick, load_of: Callable[[Candidate], int], unavailable: Callable[[str], str | None]
+    pick: Pick,
+    load_of: Callable[[Candidate], int],
+    unavailable: Callable[[str], str | None] | None,
 ) -> tuple[list[Candidate], Skips]:
-    """Candidates left after run-time availability and daily capacity."""
+    """Candidates left after run-time availability (None: nobody is paused or away)
+    and daily capacity."""
     kept: list[Candidate] = []
     skipped: Skips = []
     for candidate in pick.candidates:
-        why = unavailable(candidate.rep)
-        if why is not None:
-            skipped.append((candidate.rep, why))
-            continue
+        if unavailable is not None:
+            why = unavailable(candidate.rep)
+            if why is not None:
+                skipped.append((candidate.rep, why))
+                continue
         if candidate.capacity is not None:
             load = load_of(candidate)
             if load >= candidate.capacity:

@@ -6,29 +6,37 @@
 --
 -- KEYS[1]  the lead's record (a hash); every other key is built from ARGV[1],
 --          the rule set's prefix, whose hash tag keeps them all on KEYS[1]'s slot.
--- ARGV     prefix, mode ("commit" or "preview"), now (epoch microseconds),
---          record ttl (ms), load ttl (s), fingerprint, decision id, decided at,
---          fixed rep, fixed day, sticky key, carriers, has primary ("1"/"0"),
---          overlay count, then each pick (the primary first, if any):
---          rotation, method, candidate count, then per candidate:
---          rep, weight, capacity ("" for none), local day.
--- carriers is "\n" followed by one "rep\tday\tblocked\n" line per rep who sells
--- the product; blocked is "1" for reps unavailable in the rule files.
--- Replies: {"fresh", outcome}, {"replayed", id, at, outcome, decision or nil},
--- {"conflict", id, at}, {"preview", outcome}; outcome is JSON.
+-- ARGV[2]  the call as one JSON object:
+--          mode ("commit" or "preview"), now (epoch microseconds), record_ttl (ms),
+--          load_ttl (s), fingerprint, decision_id, decided_at, rules_version,
+--          fixed and fixed_day (a named account's owner, "" for none), sticky (the
+--          account's owner key, "" for none), carriers and carriers_text (below),
+--          then picks: the primary's pick first when has_primary is 1, then the
+--          overlays'. A pick is [rotation, method, candidates], a candidate
+--          [rep, weight, daily cap or false, local day]; JSON writes each weight
+--          as the shortest text that reads back as the same double.
+-- The reps who may keep the account (who sell the product, their local day, and
+-- whether the rule files make them unavailable) are a hash, carriers:<digest>,
+-- field rep -> "day\tblocked", named by a digest of their text and kept two days;
+-- carriers is "" when nobody may keep it.
+-- carriers_text ("rep\tday\tblocked\n" lines) comes with the first call that
+-- names a digest; a call that needs a hash the server does not hold, and did
+-- not bring its text, is answered {"carriers"} before anything is written.
+-- Replies: {"fresh", outcome}, {"replayed", id, at, outcome, rules version},
+-- {"conflict", id, at}, {"preview", outcome}, {"carriers"}; outcome is JSON.
 
 local record_key = KEYS[1]
 local prefix = ARGV[1]
-local commit = ARGV[2] == 'commit'
-local now = tonumber(ARGV[3])
-local record_ttl = tonumber(ARGV[4])
-local load_ttl = tonumber(ARGV[5])
+local call = cjson.decode(ARGV[2])
+local commit = call.mode == 'commit'
+local now = call.now
+local load_ttl = call.load_ttl
 
 if commit then
   local record = redis.call('HMGET', record_key, 'fingerprint', 'decision_id', 'decided_at',
-    'outcome', 'decision')
+    'outcome', 'rules_version')
   if record[1] then
-    if record[1] ~= ARGV[6] then
+    if record[1] ~= call.fingerprint then
       return {'conflict', record[2], record[3]}
     end
     return {'replayed', record[2], record[3], record[4], record[5]}
@@ -37,33 +45,56 @@ end
 
 -- the plan ------------------------------------------------------------------
 
-local fixed_rep, fixed_day = ARGV[9], ARGV[10]
-local sticky_key, carriers = ARGV[11], ARGV[12]
-local has_primary = ARGV[13] == '1'
-local overlay_count = tonumber(ARGV[14])
-local cursor = 15
+local fixed_rep, fixed_day = call.fixed, call.fixed_day
+local sticky_key = call.sticky
+local carriers_key = prefix .. 'carriers:' .. call.carriers
 
-local function read_pick()
-  local pick = {rotation = ARGV[cursor], method = ARGV[cursor + 1], candidates = {}}
-  local count = tonumber(ARGV[cursor + 2])
-  cursor = cursor + 3
-  for i = 1, count do
-    local capacity = ARGV[cursor + 2]
+local function read_pick(packed)
+  local pick = {rotation = packed[1], method = packed[2], candidates = {}}
+  for i, candidate in ipairs(packed[3]) do
     pick.candidates[i] = {
-      rep = ARGV[cursor],
-      weight = tonumber(ARGV[cursor + 1]),
-      capacity = capacity ~= '' and tonumber(capacity) or nil,
-      day = ARGV[cursor + 3],
+      rep = candidate[1],
+      weight = candidate[2],
+      capacity = candidate[3] or nil,
+      day = candidate[4],
     }
-    cursor = cursor + 4
   end
   return pick
 end
 
-local primary_pick = has_primary and read_pick() or nil
+local primary_pick = nil
 local overlay_picks = {}
-for i = 1, overlay_count do
-  overlay_picks[i] = read_pick()
+for i, packed in ipairs(call.picks) do
+  if call.has_primary == 1 and i == 1 then
+    primary_pick = read_pick(packed)
+  else
+    overlay_picks[#overlay_picks + 1] = read_pick(packed)
+  end
+end
+
+-- who may keep the account --------------------------------------------------
+
+local function keep_carriers(text)
+  if text == '' or redis.call('EXISTS', carriers_key) == 1 then
+    return
+  end
+  local fields = {}
+  for rep, card in string.gmatch(text, '([^\t\n]*)\t([^\n]*)\n') do
+    fields[#fields + 1] = rep
+    fields[#fields + 1] = card
+    if #fields == 1000 then
+      redis.call('HSET', carriers_key, unpack(fields))
+      fields = {}
+    end
+  end
+  if #fields > 0 then
+    redis.call('HSET', carriers_key, unpack(fields))
+  end
+  redis.call('EXPIRE', carriers_key, 2 * 86400)
+end
+
+if call.carriers ~= '' then
+  keep_carriers(call.carriers_text)
 end
 
 -- run-time availability (Availability.blocks) -------------------------------
@@ -269,18 +300,21 @@ end
 
 -- the decision ----------------------------------------------------------------
 
+-- The owner's card: {day, blocked}, or nil for a rep who does not sell the product.
 local function carrier(rep)
-  local _, found = string.find(carriers, '\n' .. rep .. '\t', 1, true)
-  if found == nil then
+  if call.carriers == '' then
     return nil
   end
-  local line_end = string.find(carriers, '\n', found + 1, true)
-  local fields = string.sub(carriers, found + 1, line_end - 1)
-  return {day = string.sub(fields, 1, -3), blocked = string.sub(fields, -1) == '1'}
+  local card = redis.call('HGET', carriers_key, rep)
+  if not card then
+    return nil
+  end
+  return {day = string.sub(card, 1, -3), blocked = string.sub(card, -1) == '1'}
 end
 
 local outcome = {via = 'none', skipped = {}, overlays = {}, overlay_skipped = {}}
 local owner = false
+local owner_card = nil
 local owner_key = prefix .. 'owner:' .. sticky_key
 
 if fixed_rep ~= '' then
@@ -289,10 +323,13 @@ if fixed_rep ~= '' then
 elseif sticky_key ~= '' then
   owner = redis.call('GET', owner_key)
   if owner then
-    local card = carrier(owner)
-    if card and not card.blocked and not unavailable(owner) then
+    if call.carriers ~= '' and redis.call('EXISTS', carriers_key) == 0 then
+      return {'carriers'}
+    end
+    owner_card = carrier(owner)
+    if owner_card and not owner_card.blocked and not unavailable(owner) then
       outcome.primary, outcome.via = owner, 'sticky'
-      taken(owner, card.day)
+      taken(owner, owner_card.day)
     else
       outcome.previous_owner = owner
     end
@@ -305,7 +342,7 @@ if outcome.primary == nil and primary_pick ~= nil then
   if chosen ~= nil then
     outcome.primary, outcome.via = chosen.rep, 'pool'
     taken(chosen.rep, chosen.day)
-    if commit and sticky_key ~= '' and not (owner and carrier(owner)) then
+    if commit and sticky_key ~= '' and not (owner and owner_card) then
       redis.call('SET', owner_key, chosen.rep)
     end
   end
@@ -324,7 +361,7 @@ local encoded = cjson.encode(outcome)
 if not commit then
   return {'preview', encoded}
 end
-redis.call('HSET', record_key, 'fingerprint', ARGV[6], 'decision_id', ARGV[7],
-  'decided_at', ARGV[8], 'outcome', encoded)
-redis.call('PEXPIRE', record_key, record_ttl)
+redis.call('HSET', record_key, 'fingerprint', call.fingerprint, 'decision_id', call.decision_id,
+  'decided_at', call.decided_at, 'rules_version', call.rules_version, 'outcome', encoded)
+redis.call('PEXPIRE', record_key, call.record_ttl)
 return {'fresh', encoded}
