@@ -296,7 +296,7 @@ def server(size_key: str = "1k", redis: bool = False, seconds: float = 10.0) -> 
             "(serialize_response",
             "responses.py",
             "logging/__init__.py:1",
-            "(save)",
+            "(to_json",
             "(dumps)",
             "(uuid4)",
         ],
