@@ -347,22 +347,37 @@ def _candidates(
 ) -> tuple[tuple[Candidate, ...], tuple[str, ...]]:
     """Who in a pool may take a lead now, and notes on who may not.
 
-    Without working hours the answer only changes at a rep's local midnight,
-    so it is kept (per rule version, under `key`, which names the pool and the
-    weights) until the earliest such midnight.
+    The answer is kept (per rule version, under `key`, which names the pool and
+    the weights) for as long as it cannot change: until the earliest local
+    midnight among the reps, and for a pool that keeps working hours, also
+    until the end of the current minute (hours are whole minutes, and so are
+    the reps' UTC offsets, which is checked).
     """
-    if hours:
-        notes: list[str] = []
-        return _candidates_now(rules, reps, weights, now, hours, notes), tuple(notes)
     stamp = now.timestamp()
     kept = rules.memo.get(key)
     if kept is not None and kept[0] <= stamp < kept[1]:
         return kept[2]  # type: ignore[no-any-return]
-    notes = []
+    notes: list[str] = []
     chosen = _candidates_now(rules, reps, weights, now, hours, notes)
     found = (chosen, tuple(notes))
-    rules.memo[key] = (*_same_days(rules, reps, now), found)
+    start, end = _same_days(rules, reps, now)
+    if hours:
+        if not _whole_minute_offsets(rules, reps, now):
+            return found
+        minute = float(int(stamp) // 60 * 60)
+        start, end = max(start, minute), min(end, minute + 60)
+    rules.memo[key] = (start, end, found)
     return found
+
+
+def _whole_minute_offsets(rules: CompiledRules, reps: tuple[str, ...], now: dt.datetime) -> bool:
+    """Whether every rep's UTC offset at now is a whole number of minutes (true of every
+    zone today; some zones' historical local mean times were not)."""
+    for rep_id in reps:
+        offset = now.astimezone(rules.reps[rep_id].timezone).utcoffset()
+        if offset is None or offset.total_seconds() % 60:
+            return False
+    return True
 
 
 def _same_days(

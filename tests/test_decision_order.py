@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from router.api.app import create_app
+from router.leads import Lead
 from router.ruleset.compiler import compile_rules
 from router.service import Router
 from router.settings import Settings
@@ -15,6 +18,7 @@ from tests.casebook import Book, books, check, run_in_process
 from tests.http import asgi_client
 
 BOOKS = books()
+EXAMPLE_RULES = Path(__file__).resolve().parent.parent / "rules"
 
 
 @pytest.mark.parametrize("book", BOOKS, ids=[b.name for b in BOOKS])
@@ -31,3 +35,21 @@ async def test_cases_over_http(book: Book) -> None:
         for case in book.cases:
             response = await client.post("/v1/route?trace=true", json=case.lead)
             check(case, response.status_code, response.json(), seen)
+
+
+async def test_working_hours_end_on_the_minute_though_the_pool_was_read_that_minute() -> None:
+    """Paris is UTC+1 in December: Camille's 18:00 end is 17:00:00 UTC, a Monday."""
+    router = Router(compile_rules(EXAMPLE_RULES), EmbeddedState())
+    lead = Lead(id="br-1", country="BR", product="crm")
+    away = "skipped Camille Dubois: outside working hours"
+
+    def skipped(decision: dict[str, Any]) -> list[str]:
+        return [n for e in decision["trace"] if e["step"] == "distribution" for n in e["notes"]]
+
+    before = await router.explain(lead, now=dt.datetime(2026, 12, 7, 16, 59, 59, tzinfo=dt.UTC))
+    after = await router.explain(lead, now=dt.datetime(2026, 12, 7, 17, 0, tzinfo=dt.UTC))
+    late = await router.explain(lead, now=dt.datetime(2026, 12, 7, 17, 0, 59, tzinfo=dt.UTC))
+
+    assert away not in skipped(before)
+    assert away in skipped(after)
+    assert away in skipped(late)

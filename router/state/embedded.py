@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Final
 
 from router.plan import Candidate, Outcome, Pick, Plan
 from router.state import rotation
@@ -20,15 +20,45 @@ from router.state.base import (
     Stamp,
 )
 
+Packed = tuple[
+    str | None,
+    str,
+    str | None,
+    tuple[tuple[str, str], ...],
+    tuple[str | None, ...],
+    tuple[tuple[tuple[str, str], ...], ...],
+]
 
-@dataclass(slots=True)
-class _Record:
-    fingerprint: str
-    decision_id: str
-    decided_at: str
-    rules_version: str
-    outcome: Outcome
-    expires: float
+
+# A decided lead: (fingerprint, decision id, decided at, rule version, packed outcome,
+# expiry in epoch seconds). A plain tuple of strings, numbers and tuples of them: the
+# garbage collector stops tracking such tuples (not subclasses, such as a NamedTuple),
+# so the decisions kept for replays do not lengthen its full passes.
+_Record = tuple[str, str, str, str, Packed, float]
+EXPIRES: Final = 5
+
+
+def pack(outcome: Outcome) -> Packed:
+    return (
+        outcome.primary,
+        outcome.via,
+        outcome.previous_owner,
+        tuple(outcome.skipped),
+        tuple(outcome.overlays),
+        tuple(tuple(skipped) for skipped in outcome.overlay_skipped),
+    )
+
+
+def unpack(packed: Packed) -> Outcome:
+    primary, via, previous_owner, skipped, overlays, overlay_skipped = packed
+    return Outcome(
+        primary,
+        via,  # type: ignore[arg-type]
+        previous_owner,
+        list(skipped),
+        list(overlays),
+        [list(s) for s in overlay_skipped],
+    )
 
 
 class EmbeddedState:
@@ -52,25 +82,24 @@ class EmbeddedState:
 
     def execute_now(self, plan: Plan, stamp: Stamp) -> Execution:
         record = self.records.get(plan.lead_id)
-        if record is not None and record.expires < time.time():
+        if record is not None and record[EXPIRES] < time.time():
             del self.records[plan.lead_id]
             record = None
         if record is not None:
-            if record.fingerprint != plan.fingerprint:
-                return Conflict(record.decision_id, record.decided_at)
-            return Replayed(
-                record.decision_id, record.decided_at, record.rules_version, record.outcome
-            )
+            fingerprint, decision_id, decided_at, rules_version, packed, _ = record
+            if fingerprint != plan.fingerprint:
+                return Conflict(decision_id, decided_at)
+            return Replayed(decision_id, decided_at, rules_version, unpack(packed))
         outcome = self._decide(plan, stamp.now, commit=True)
         if not self.remember:
             return Fresh(outcome)
         self._forget_expired()
-        self.records[plan.lead_id] = _Record(
+        self.records[plan.lead_id] = (
             plan.fingerprint,
             stamp.decision_id,
             stamp.decided_at,
             stamp.rules_version,
-            outcome,
+            pack(outcome),
             time.time() + self.replay_window,
         )
         return Fresh(outcome)
@@ -78,11 +107,12 @@ class EmbeddedState:
     def _forget_expired(self) -> None:
         """Drop records past the replay window; the oldest come first in the dict."""
         now = time.time()
-        while self.records:
-            oldest = next(iter(self.records))
-            if self.records[oldest].expires >= now:
+        records = self.records
+        while records:
+            oldest = next(iter(records))
+            if records[oldest][EXPIRES] >= now:
                 return
-            del self.records[oldest]
+            del records[oldest]
 
     def _decide(self, plan: Plan, now: dt.datetime, commit: bool) -> Outcome:
         outcome = Outcome()
@@ -163,15 +193,10 @@ class EmbeddedState:
 
     async def recall(self, lead_id: str) -> Recalled | None:
         record = self.records.get(lead_id)
-        if record is None or record.expires < time.time():
+        if record is None or record[EXPIRES] < time.time():
             return None
-        return Recalled(
-            record.fingerprint,
-            record.decision_id,
-            record.decided_at,
-            record.rules_version,
-            record.outcome,
-        )
+        fingerprint, decision_id, decided_at, rules_version, packed, _ = record
+        return Recalled(fingerprint, decision_id, decided_at, rules_version, unpack(packed))
 
     async def set_availability(self, rep_id: str, availability: Availability) -> None:
         self.availabilities[rep_id] = availability
