@@ -302,24 +302,11 @@ def _unavailable(rep: RepCard, now: dt.datetime, hours: bool) -> str | None:
 def lookup(index: GeoIndex, lead: NormalLead) -> tuple[TerritoryCard, str] | None:
     """The most specific territory for a place: postal, region, country, anywhere."""
     industry = lead.industry
-    country, postal = lead.country, lead.postal
-    if country is not None and postal is not None:
-        best: tuple[TerritoryCard, str] | None = None
-        rank = 0
-        for length in index.prefix_lengths.get(country, ()):
-            slot = index.prefixes[country].get(postal[:length])
-            found = slot.pick(industry) if slot else None
-            if found is not None:
-                best, rank = (found, f"postal prefix {country} {postal[:length]}"), length
-                break
-        for table in index.ranges.get(country, ()):
-            hit = table.find(postal)
-            if hit is not None and hit[1] > rank:
-                found = hit[0].pick(industry)
-                if found is not None:
-                    best, rank = (found, f"postal range {country} {hit[2]}"), hit[1]
-        if best is not None:
-            return best
+    country = lead.country
+    if country is not None and lead.postal is not None:
+        by_postal = _postal_lookup(index, country, lead.postal, industry)
+        if by_postal is not None:
+            return by_postal
     if lead.region is not None:
         slot = index.regions.get(lead.region)
         found = slot.pick(industry) if slot else None
@@ -335,6 +322,33 @@ def lookup(index: GeoIndex, lead: NormalLead) -> tuple[TerritoryCard, str] | Non
         if found is not None:
             return found, "anywhere"
     return None
+
+
+def _postal_lookup(
+    index: GeoIndex, country: str, postal: str, industry: str | None
+) -> tuple[TerritoryCard, str] | None:
+    """The longest postal prefix claimed, unless a postal range of higher rank holds the code."""
+    found: TerritoryCard | None = None
+    label = ""
+    rank = 0
+    prefixes = index.prefixes.get(country)
+    if prefixes is not None:
+        for length in index.prefix_lengths[country]:
+            slot = prefixes.get(postal[:length])
+            found = slot.pick(industry) if slot else None
+            if found is not None:
+                label, rank = f"postal prefix {country} {postal[:length]}", length
+                break
+    best_table, best_at = None, -1
+    for table in index.ranges.get(country, ()):
+        at = table.find(postal)
+        if at >= 0 and table.ranks[at] > rank:
+            picked = table.slots[at].pick(industry)
+            if picked is not None:
+                found, rank, best_table, best_at = picked, table.ranks[at], table, at
+    if best_table is not None:
+        label = f"postal range {country} {best_table.bounds(best_at)}"
+    return (found, label) if found is not None else None
 
 
 def _candidates(

@@ -100,16 +100,19 @@ class RangeTable:
     slots: tuple[Slot, ...]
     ranks: tuple[int, ...]
 
-    def find(self, postal: str) -> tuple[Slot, int, str] | None:
-        """The range holding the code, its rank (the length of its bounds' shared
-        prefix) and its bounds as written."""
+    def find(self, postal: str) -> int:
+        """The position of the range holding the code, or -1."""
         if len(postal) < self.length:
-            return None
+            return -1
         head = postal[: self.length]
         index = bisect_right(self.lows, head) - 1
         if index >= 0 and head <= self.highs[index]:
-            return self.slots[index], self.ranks[index], f"{self.lows[index]}-{self.highs[index]}"
-        return None
+            return index
+        return -1
+
+    def bounds(self, index: int) -> str:
+        """A range's bounds as written, e.g. 94000-94199."""
+        return f"{self.lows[index]}-{self.highs[index]}"
 
 
 @dataclass(frozen=True, slots=True)
