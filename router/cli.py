@@ -31,6 +31,7 @@ from router.leadfiles import (
     field_errors,
     guess_format,
     read_leads,
+    unreadable_json,
 )
 from router.leads import Lead, LeadError
 from router.ruleset.compiled import CompiledRules, GeoIndex
@@ -233,6 +234,8 @@ def read_lead(source: str) -> Lead:
         data = json.loads(text.removeprefix("\ufeff"))
     except json.JSONDecodeError as error:
         fail(f"{source} is not valid JSON: {error.msg} (line {error.lineno})", 2)
+    except (ValueError, RecursionError) as error:
+        fail(f"{source} is not valid JSON: {unreadable_json(error)}", 2)
     try:
         return Lead.model_validate(data)
     except ValidationError as error:

@@ -162,13 +162,8 @@ class ColumnMapping:
             by_name = name.strip().lower()
             if index in targets or by_name not in LEAD_FIELDS:
                 continue
-            if by_name in by_name_at and strict:
-                first = by_name_at[by_name]
-                raise LeadFileError(
-                    f"columns {first + 1} ({header[first]!r}) and {index + 1} ({name!r}) "
-                    f"both fill the lead field {by_name}; rename one, or choose one with "
-                    f"--column {by_name}=COLUMN"
-                )
+            if by_name in by_name_at:
+                raise LeadFileError(_clash(header, by_name_at[by_name], index, by_name, strict))
             if by_name not in taken:
                 targets[index] = by_name
                 taken.add(by_name)
@@ -213,6 +208,18 @@ class ColumnMapping:
         if attributes:
             values["attributes"] = attributes
         return Lead.model_validate(values)
+
+
+def _clash(header: list[str], first: int, second: int, lead_field: str, csv: bool) -> str:
+    """Two columns (CSV) or keys (JSON) that would both fill one lead field."""
+    a, b = header[first], header[second]
+    if not csv:
+        return f"keys {a!r} and {b!r} both fill the lead field {lead_field}; rename one"
+    both = f"columns {first + 1} ({a!r}) and {second + 1} ({b!r}) both fill the lead field"
+    if a == b:
+        return f"{both} {lead_field}; rename one"
+    option = "--id-column COLUMN" if lead_field == "id" else f"--column {lead_field}=COLUMN"
+    return f"{both} {lead_field}; rename one, or choose one with {option}"
 
 
 @lru_cache(maxsize=4096)
@@ -409,6 +416,9 @@ def read_jsonl(binary: IO[bytes], mapping: ColumnMapping) -> Iterator[Row]:
         except json.JSONDecodeError as error:
             yield line, f"is not valid JSON: {error.msg} at column {error.colno}"
             continue
+        except (ValueError, RecursionError) as error:
+            yield line, f"is not valid JSON: {unreadable_json(error)}"
+            continue
         if not isinstance(data, dict):
             yield line, f"is not a JSON object (got {type(data).__name__})"
             continue
@@ -417,8 +427,20 @@ def read_jsonl(binary: IO[bytes], mapping: ColumnMapping) -> Iterator[Row]:
         if plan is None:
             if len(plans) >= 10_000:
                 plans.clear()
-            plan = plans[keys] = mapping.plan_keys(keys)
+            try:
+                plan = mapping.plan_keys(keys)
+            except LeadFileError as error:
+                yield line, str(error)
+                continue
+            plans[keys] = plan
         yield line, plan.read_object(line, data)
+
+
+def unreadable_json(error: ValueError | RecursionError) -> str:
+    """What json.loads could not read, beyond a syntax error, in a caller's words."""
+    if isinstance(error, RecursionError):
+        return "it is nested too deeply to read"
+    return "it holds a number with too many digits to read (over 4,300)"
 
 
 def read_leads(binary: IO[bytes], mapping: ColumnMapping, format: Format) -> Iterator[Row]:

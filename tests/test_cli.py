@@ -311,6 +311,32 @@ def test_lead_file_that_is_not_json_exits_2(runner: CliRunner, tmp_path: Path) -
     assert result.stderr.startswith(f"{path} is not valid JSON:")
 
 
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        (
+            '{"id": "a", "employees": 1' + "0" * 5000 + "}",
+            "it holds a number with too many digits to read (over 4,300)",
+        ),
+        (
+            '{"id": "a", "attributes": {"a": ' + "[" * 3000 + "]" * 3000 + "}}",
+            "it is nested too deeply to read",
+        ),
+    ],
+)
+def test_lead_file_json_cannot_read_exits_2_with_the_reason(
+    runner: CliRunner, tmp_path: Path, text: str, why: str
+) -> None:
+    path = tmp_path / "lead.json"
+    path.write_text(text)
+    rules = str(rules_dir(tmp_path))
+    for command in ("route", "explain"):
+        result = runner.invoke(cli.app, [command, str(path), "--rules", rules])
+
+        assert result.exit_code == 2
+        assert result.stderr == f"{path} is not valid JSON: {why}\n"
+
+
 # serve ------------------------------------------------------------------------
 
 

@@ -316,14 +316,18 @@ def test_jsonl_keys_in_any_order_and_case_fill_the_same_fields() -> None:
         '{"Tier": "silver", "country": "DE", "id": "b"}\n'
         '{"id": "c", "Country": "US", "country": "FR", "x": 1, "x ": 2}\n'
         '{"ID": "d", "": "blank"}\n'
+        '{"ID": "e", "id": "f"}\n'
+        '{"id": "g", "x": 1, "x ": 2}\n'
     )
     rows = list(read_jsonl(io.BytesIO(text.encode()), ColumnMapping()))
 
     assert rows == [
         (1, Lead(id="a", country="US", attributes={"Tier": "gold"})),
         (2, Lead(id="b", country="DE", attributes={"Tier": "silver"})),
-        (3, Lead(id="c", country="US", attributes={"country": "FR", "x": 1, "x (2)": 2})),
+        (3, "keys 'Country' and 'country' both fill the lead field country; rename one"),
         (4, Lead(id="d", attributes={"column 2": "blank"})),
+        (5, "keys 'ID' and 'id' both fill the lead field id; rename one"),
+        (6, Lead(id="g", attributes={"x": 1, "x (2)": 2})),
     ]
 
 
@@ -342,6 +346,21 @@ def test_jsonl_empty_and_null_values_are_left_out_and_figures_keep_their_type() 
             3,
             'employees: \'lots\' is not a number of employees (expected e.g. 1200, "1,200", "5k")',
         ),
+    ]
+
+
+def test_jsonl_lines_json_cannot_read_are_unreadable_rows_not_a_crash() -> None:
+    text = (
+        '{"id": "a", "employees": 1' + "0" * 5000 + "}\n"
+        '{"id": "b", "attributes": {"a": ' + "[" * 3000 + "]" * 3000 + "}}\n"
+        '{"id": "c"}\n'
+    )
+    rows = list(read_jsonl(io.BytesIO(text.encode()), ColumnMapping()))
+
+    assert rows == [
+        (1, "is not valid JSON: it holds a number with too many digits to read (over 4,300)"),
+        (2, "is not valid JSON: it is nested too deeply to read"),
+        (3, Lead(id="c")),
     ]
 
 
@@ -387,6 +406,17 @@ def test_a_mapped_column_missing_from_the_header_exits_2(rules_dir: Path, tmp_pa
             ["--column", "region=Region"],
             "--column region=Region: the file has 2 columns named 'Region' (columns 2, 3); "
             "rename all but one",
+        ),
+        (
+            "email,id,ID",
+            [],
+            "columns 2 ('id') and 3 ('ID') both fill the lead field id; rename one, "
+            "or choose one with --id-column COLUMN",
+        ),
+        (
+            "email,id,id",
+            [],
+            "columns 2 ('id') and 3 ('id') both fill the lead field id; rename one",
         ),
         (
             "",
