@@ -20,7 +20,15 @@ from router.leads import Lead, LeadError, normalise
 from router.plan import Outcome, Pick, Plan
 from router.ruleset.compiled import CompiledRules
 from router.ruleset.compiler import compile_rules
-from router.state.base import Conflict, Fresh, Recalled, Replayed, Stamp, State
+from router.state.base import (
+    Conflict,
+    Fresh,
+    Recalled,
+    Replayed,
+    Stamp,
+    State,
+    StateUnavailable,
+)
 
 log = logging.getLogger("router.decisions")
 
@@ -39,6 +47,16 @@ class LeadConflict(Exception):
             f"lead {lead_id!r} was decided at {decided_at} (decision {decision_id}) for a "
             "different payload; a retry must carry the same fields, a new lead a new id"
         )
+
+
+def unreached(lead_id: str, error: StateUnavailable) -> dict[str, Any]:
+    """A batch entry for a lead the state could not be asked about, after earlier leads
+    of the batch were decided: post it again (same payload) for its decision."""
+    return {
+        "lead_id": lead_id,
+        "status": 503,
+        "error": f"{error}; this lead may not have been decided: send it again",
+    }
 
 
 def fallback_reason(draft: Draft, outcome: Outcome) -> str:
@@ -238,12 +256,31 @@ class Router:
                 errors.extend((f"leads[{index}].{name}", why) for name, why in error.errors)
         if errors:
             raise LeadError(errors)
-        results = []
+        results: list[dict[str, Any]] = []
+        decided = False
+        outage: StateUnavailable | None = None
         for lead, draft in zip(leads, drafts, strict=True):
+            if outage is not None:
+                results.append(unreached(lead.id, outage))
+                continue
             try:
                 results.append(await self._commit(rules, lead, draft, now, with_trace))
+                decided = True
             except LeadConflict as conflict:
-                results.append({"lead_id": lead.id, "status": 409, "error": str(conflict)})
+                results.append(
+                    {
+                        "lead_id": lead.id,
+                        "status": 409,
+                        "decision_id": conflict.decision_id,
+                        "decided_at": conflict.decided_at,
+                        "error": str(conflict),
+                    }
+                )
+            except StateUnavailable as error:
+                if not decided:
+                    raise
+                outage = error
+                results.append(unreached(lead.id, error))
         return results
 
     async def _commit(

@@ -240,12 +240,34 @@ async def test_batch_over_the_limit_is_refused(tmp_path: object) -> None:
     assert "at most 500 items" in problem["message"]
 
 
+async def test_a_lead_posted_to_the_batch_endpoint_is_told_what_a_batch_holds(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {"leads": [{"id": "u0", "foo": 1}], "id": "u1"}
+    response = await client.post("/v1/route/batch", json=body)
+    assert response.status_code == 422
+    assert response.json()["problems"] == [
+        {
+            "field": "leads[0].foo",
+            "message": "is not a known field (custom fields go in `attributes`)",
+        },
+        {"field": "id", "message": "is not a known field"},
+    ]
+
+
 async def test_batch_reports_a_reused_id_in_place(client: httpx.AsyncClient) -> None:
-    await client.post("/v1/route", json={"id": "B0", **WEST})
+    first = (await client.post("/v1/route", json={"id": "B0", **WEST})).json()
     leads = [{"id": "B0", "country": "DE"}, {"id": "B9", **WEST}]
     decisions = (await client.post("/v1/route/batch", json={"leads": leads})).json()["decisions"]
-    assert decisions[0]["status"] == 409
-    assert decisions[0]["lead_id"] == "B0"
+    assert decisions[0] == {
+        "lead_id": "B0",
+        "status": 409,
+        "decision_id": first["decision_id"],
+        "decided_at": first["decided_at"],
+        "error": f"lead 'B0' was decided at {first['decided_at']} (decision "
+        f"{first['decision_id']}) for a different payload; a retry must carry the same "
+        "fields, a new lead a new id",
+    }
     assert decisions[1]["primary"]["id"] == "ben"
 
 
@@ -415,9 +437,14 @@ async def test_rep_at_capacity_is_shown_as_not_available(client: httpx.AsyncClie
             "text/plain",
             "send JSON with content-type: application/json (got text/plain)",
         ),
+        (
+            b'{"id": "T1"}',
+            "text/json",
+            "send JSON with content-type: application/json (got text/json)",
+        ),
         (b'["id"]', "application/json", "must be a JSON object"),
     ],
-    ids=["not-utf8", "text-plain", "array"],
+    ids=["not-utf8", "text-plain", "text-json", "array"],
 )
 async def test_unreadable_bodies_get_422_naming_the_body(
     client: httpx.AsyncClient, content: bytes, content_type: str, message: str

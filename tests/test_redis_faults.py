@@ -263,3 +263,40 @@ async def test_an_app_started_while_redis_is_down_becomes_ready_when_it_comes(
             assert routed.status_code == 200 and routed.json()["primary"]["id"] == "ada"
     finally:
         server.stop()
+
+
+async def test_a_batch_cut_short_by_an_outage_reports_each_lead_it_could_not_decide(
+    own_redis: RedisServer, tmp_path: Path
+) -> None:
+    rules = copy_rules(CASES / "order", tmp_path)
+    app = create_app(Settings(rules_dir=rules, redis_url=own_redis.url))
+    async with asgi_client(app) as client:
+        state = app.state.router.state
+        execute = state.execute
+        calls = 0
+
+        async def stop_before_the_second(*args: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            if calls == 2:
+                await asyncio.to_thread(own_redis.stop)
+            return await execute(*args)
+
+        state.execute = stop_before_the_second
+        leads = [{"id": f"cut-{n}", **WEST} for n in range(3)]
+        response = await client.post("/v1/route/batch", json={"leads": leads})
+        decisions = response.json()["decisions"]
+
+        assert response.status_code == 200
+        assert decisions[0]["lead_id"] == "cut-0" and decisions[0]["primary"]["type"] == "rep"
+        assert [d["lead_id"] for d in decisions[1:]] == ["cut-1", "cut-2"]
+        for entry in decisions[1:]:
+            assert entry["status"] == 503
+            assert entry["error"].startswith(f"Redis at 127.0.0.1:{own_redis.port} cannot be")
+            assert entry["error"].endswith("; this lead may not have been decided: send it again")
+        assert calls == 2  # the third lead was not tried
+
+        # With nothing decided, the whole batch is a 503 and changed nothing.
+        again = await client.post("/v1/route/batch", json={"leads": leads[1:]})
+        assert again.status_code == 503
+        assert again.json()["error"] == "routing state unavailable"

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from router.api.bodies import is_json
 from router.api.limits import BodyTooLarge, too_large_body
 from router.leads import LeadError, field_problems
 from router.service import LeadConflict
@@ -29,8 +30,15 @@ def install(app: FastAPI) -> None:
         leads = request.url.path.startswith(("/v1/route", "/v1/explain"))
         hint = "custom fields go in `attributes`" if leads else ""
         problems = field_problems(list(error.errors()), hint)
+        if request.url.path == "/v1/route/batch":
+            # The hint is for a lead's fields; the batch's own object has no attributes.
+            plain = dict(field_problems(list(error.errors()), ""))
+            problems = [
+                (name, why if name.startswith("leads[") else plain.get(name, why))
+                for name, why in problems
+            ]
         kind = request.headers.get("content-type", "")
-        if "json" not in kind and any(name == "body" for name, _ in problems):
+        if not is_json(kind) and any(name == "body" for name, _ in problems):
             sent = kind or "no content type"
             problems = [("body", f"send JSON with content-type: application/json (got {sent})")]
         return invalid(problems)

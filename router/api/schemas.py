@@ -84,8 +84,14 @@ class BatchRequest(BaseModel):
 
 
 class BatchItemError(BaseModel):
+    """A lead of a batch that got no decision: 409 (its id was decided for another
+    payload: the earlier decision's id and time) or 503 (the state stopped answering
+    after earlier leads were decided: send this one again)."""
+
     lead_id: str
     status: int
+    decision_id: str | None = None
+    decided_at: str | None = None
     error: str
 
 
@@ -99,6 +105,8 @@ class BatchResponse(BaseModel):
                         {
                             "lead_id": "mkto-00Q5e00002",
                             "status": 409,
+                            "decision_id": "0f8e7a1c9b2d4e6f8a0b1c2d3e4f5a6b",
+                            "decided_at": "2026-12-02T15:30:00.000+00:00",
                             "error": "lead 'mkto-00Q5e00002' was decided at ... for a different "
                             "payload; a retry must carry the same fields, a new lead a new id",
                         },
