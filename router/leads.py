@@ -193,6 +193,15 @@ def _reason(item: Any, hint: str) -> str:
         return f"the body is not valid JSON: {reason}".rstrip(": ")
     if kind in ("model_attributes_type", "model_type"):
         return "must be a JSON object"
+    if kind in ("too_long", "string_too_long"):
+        limit = item.get("ctx", {}).get("max_length")
+        sent = item.get("input")
+        if isinstance(sent, str):
+            return f"is {len(sent):,} characters long; at most {limit:,} are allowed"
+        if isinstance(sent, dict):
+            return f"has {len(sent):,} entries; at most {limit:,} are allowed"
+        if isinstance(sent, list):
+            return f"has {len(sent):,} items; at most {limit:,} are allowed"
     if kind == "string_unicode":
         return "is not valid Unicode text (it holds a lone surrogate)"
     if kind == "value_error":

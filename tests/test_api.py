@@ -237,7 +237,7 @@ async def test_batch_over_the_limit_is_refused(tmp_path: object) -> None:
     assert response.status_code == 422
     [problem] = response.json()["problems"]
     assert problem["field"] == "leads"
-    assert "at most 500 items" in problem["message"]
+    assert problem["message"] == "has 501 items; at most 500 are allowed"
 
 
 async def test_a_lead_posted_to_the_batch_endpoint_is_told_what_a_batch_holds(

@@ -152,7 +152,7 @@ def test_unreadable_figures_are_refused_with_every_other_bad_field() -> None:
         ),
         (
             {"employees": "9" * 101},
-            ("employees", "String should have at most 100 characters (got '" + "9" * 76 + "...)"),
+            ("employees", "is 101 characters long; at most 100 are allowed"),
         ),
         (
             {"deal_size": 10**400},
@@ -205,3 +205,25 @@ def test_the_account_domain_of_an_email_is_read_from_the_part_after_the_last_at(
     assert norm(email="jo@acme.io").notes == ["account domain acme.io taken from email"]
     assert norm(email="no-at-sign").account_domain is None
     assert norm(email="jo@gmail.com", website="www.Acme.io/x").account_domain == "acme.io"
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"id": "x" * 201}, ("id", "is 201 characters long; at most 200 are allowed")),
+        (
+            {"company": "x" * 2001},
+            ("company", "is 2,001 characters long; at most 2,000 are allowed"),
+        ),
+        (
+            {"attributes": {str(n): n for n in range(201)}},
+            ("attributes", "has 201 entries; at most 200 are allowed"),
+        ),
+    ],
+)
+def test_values_over_a_length_limit_say_the_limit_in_characters_or_entries(
+    fields: dict[str, object], problem: tuple[str, str]
+) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Lead.model_validate({"id": "L1", **fields})
+    assert field_problems(raised.value.errors()) == [problem]
