@@ -85,7 +85,8 @@ async def route(request: Request) -> Response:
     openapi_extra=documented("BatchRequest", trace="Include traces"),
 )
 async def route_batch(request: Request) -> Response:
-    """Every lead is read before any is decided; a reused id gets an error entry (409)."""
+    """Every lead is read before any is decided; a lead that gets no decision has an
+    error entry in its place (409: id reused; 503: the state stopped answering)."""
     errors: list[Any] = []
     trace = flag(request, "trace", errors)
     batch = await body_of(request, BatchRequest, errors)
