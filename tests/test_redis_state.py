@@ -7,7 +7,6 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -31,6 +30,7 @@ from router.state.redis_store import (
 from tests.casebook import CASES
 from tests.conftest import RedisEndpoint
 from tests.http import asgi_client
+from tests.test_redis_pipeline import watch
 from tests.test_state_contract import DAY, NOW, WEST, account, plan, pool, rep, stamp
 
 WINDOW = dt.timedelta(hours=1)
@@ -98,22 +98,15 @@ async def test_the_carriers_are_sent_once_and_again_when_the_server_lost_them(
     assert await raw.hgetall(key) == {"ada": f"{DAY}\t0", "ben": f"{DAY}\t0", "cy": f"{DAY}\t1"}
     assert 2 * 86400 - 5 < await raw.ttl(key) <= 2 * 86400
 
-    sent: list[Any] = []
-    original = state.client.execute_command
-
-    async def counting(*args: Any, **options: Any) -> Any:
-        sent.append(args[-1])
-        return await original(*args, **options)
-
-    state.client.execute_command = counting  # type: ignore[method-assign]
+    watched = watch(state.client)
     second = await state.execute(plan("L2", WEST, sticky=account(blocked=["cy"])), stamp())
     assert second == Fresh(Outcome("ada", "sticky"))
-    assert [b'"carriers_text":""' in call for call in sent] == [True]
+    assert [b'"carriers_text":""' in call[-1] for call in watched.commands] == [True]
 
     await raw.delete(key)
     third = await state.execute(plan("L3", WEST, sticky=account(blocked=["cy"])), stamp())
     assert third == Fresh(Outcome("ada", "sticky"))
-    assert [b'"carriers_text":""' in call for call in sent] == [True, True, False]
+    assert [b'"carriers_text":""' in call[-1] for call in watched.commands] == [True, True, False]
     assert await raw.hget(key, "cy") == f"{DAY}\t1"
     assert (await state.load("ada", DAY), await state.load("ben", DAY)) == (3, 0)
 
@@ -150,14 +143,7 @@ async def test_credits_are_stored_as_the_exact_doubles_the_embedded_state_holds(
 async def test_execute_and_preview_are_one_round_trip_each(state: RedisState) -> None:
     await state.ping()
     await state.execute(plan("warm-up", WEST), stamp())
-    sent: list[Any] = []
-    original = state.client.execute_command
-
-    async def counting(*args: Any, **options: Any) -> Any:
-        sent.append(args[0])
-        return await original(*args, **options)
-
-    state.client.execute_command = counting  # type: ignore[method-assign]
+    sent = watch(state.client)
     big = plan(
         "L1",
         pool(*(rep(f"r{i}", capacity=10) for i in range(30))),
@@ -165,9 +151,9 @@ async def test_execute_and_preview_are_one_round_trip_each(state: RedisState) ->
         overlays=[pool(rep("oz"), rep("pia"), rotation="overlay:a")],
     )
     await state.execute(big, stamp())
-    assert sent == ["EVALSHA"]
+    assert [[call[0] for call in trip] for trip in sent.trips] == [["EVALSHA"]]
     await state.preview(big, NOW)
-    assert sent == ["EVALSHA", "EVALSHA"]
+    assert [[call[0] for call in trip] for trip in sent.trips] == [["EVALSHA"], ["EVALSHA"]]
 
 
 async def test_a_script_flushed_from_the_server_is_loaded_again(
@@ -404,16 +390,9 @@ async def test_a_routed_lead_and_its_retry_cost_one_round_trip_each(
     async with asgi_client(app) as client:
         await client.post("/v1/route", json={"id": "warm-up", **west})
         client_ = app.state.router.state.client
-        sent: list[Any] = []
-        original = client_.execute_command
-
-        async def counting(*args: Any, **options: Any) -> Any:
-            sent.append(args[0])
-            return await original(*args, **options)
-
-        client_.execute_command = counting
+        sent = watch(client_)
         first = await client.post("/v1/route?trace=true", json={"id": "L1", **west})
-        assert sent == ["EVALSHA"]
+        assert [[call[0] for call in trip] for trip in sent.trips] == [["EVALSHA"]]
         again = await client.post("/v1/route?trace=true", json={"id": "L1", **west})
-        assert sent == ["EVALSHA", "EVALSHA"]
+        assert [[call[0] for call in trip] for trip in sent.trips] == [["EVALSHA"], ["EVALSHA"]]
         assert again.json() == {**first.json(), "replayed": True}

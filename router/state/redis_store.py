@@ -11,6 +11,10 @@ is the rule set, and one rule set lives on one cluster node):
     router:{<rules>}:owner:<structure:account>  the account's owner
     router:{<rules>}:availability            hash: rep -> paused, away from/until, note
     router:{<rules>}:carriers:<digest>       hash: rep -> local day, blocked; two days
+
+Decision calls made in the same turn of the event loop leave together, as one
+non-transactional pipeline of EVALSHA calls: each is still one atomic script run
+with its own reply or error, and the client's work per call is shared.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ from router.state.base import (
 T = TypeVar("T")
 
 LOAD_TTL_SECONDS = 2 * 86400
+# The most decision calls sent together in one pipeline (see RedisState._flush).
+BATCH_LIMIT = 64
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 # What "Redis cannot answer now" looks like; anything else is a bug and surfaces.
@@ -108,7 +114,13 @@ class RedisState:
         self._pool = pool
         self._gate = gate
         self._gate_timeout = gate_timeout
-        self._decide = client.register_script(_script("decide.lua"))
+        self._decide_text = _script("decide.lua")
+        self._decide_sha = hashlib.sha1(self._decide_text.encode()).hexdigest()
+        # Decision calls that wait for the next turn of the event loop, when they
+        # leave together as one pipeline; the pipelines being sent.
+        self._waiting: list[_Call] = []
+        self._flush_due = False
+        self._sending: set[asyncio.Task[None]] = set()
         # Digests of the carriers this store has sent: later calls name them only.
         self._carriers_sent: set[str] = set()
 
@@ -138,10 +150,10 @@ class RedisState:
         keys = [self._record(plan.lead_id)]
         args: list[str | bytes] = [self.prefix]
         args.append(self._call_args(plan, now, stamp, digest, "" if known else text))
-        reply = await self._run(what, lambda: self._decide(keys=keys, args=args))
+        reply = await self._run(what, lambda: self._decide(keys, args))
         if reply[0] == "carriers":
-            args[1] = self._call_args(plan, now, stamp, digest, text)
-            reply = await self._run(what, lambda: self._decide(keys=keys, args=args))
+            args = [self.prefix, self._call_args(plan, now, stamp, digest, text)]
+            reply = await self._run(what, lambda: self._decide(keys, args))
             if reply[0] == "carriers":
                 raise RuntimeError("the decision script did not keep the carriers it was sent")
             known = False
@@ -193,6 +205,72 @@ class RedisState:
         await self.client.aclose()
 
     # calling Redis -------------------------------------------------------------
+
+    def _decide(self, keys: list[str], args: list[str | bytes]) -> asyncio.Future[Any]:
+        """One run of the decision script, sent with the others of this loop turn.
+
+        Each run is still its own EVALSHA, so each decision stays one atomic
+        script run; only the round trip and the client's work are shared. The
+        future holds this call's own reply, or its own error.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._waiting.append(_Call(keys, args, future))
+        if not self._flush_due:
+            self._flush_due = True
+            loop.call_soon(self._flush)
+        return future
+
+    def _flush(self) -> None:
+        """Send the waiting calls, at most BATCH_LIMIT to a pipeline."""
+        self._flush_due = False
+        # A caller that gave up (its deadline, a cancellation) is not sent.
+        calls = [call for call in self._waiting if not call.future.done()]
+        self._waiting = []
+        for start in range(0, len(calls), BATCH_LIMIT):
+            task = asyncio.ensure_future(self._send(calls[start : start + BATCH_LIMIT]))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    async def _send(self, calls: list[_Call]) -> None:
+        """One non-transactional pipeline of EVALSHA calls; NOSCRIPT loads the script
+        and runs again the calls it refused (none of them ran).
+
+        An error of the whole pipeline (a dropped connection, no free connection)
+        is every caller's; an error of one call is that caller's alone.
+        """
+        try:
+            replies = await self._pipeline(calls)
+            refused = [
+                i for i, r in enumerate(replies) if isinstance(r, redis_errors.NoScriptError)
+            ]
+            if refused:
+                await self.client.script_load(self._decide_text)
+                again = await self._pipeline([calls[i] for i in refused])
+                for i, reply in zip(refused, again, strict=True):
+                    replies[i] = reply
+        except asyncio.CancelledError:
+            for call in calls:
+                call.future.cancel()
+            raise
+        except Exception as error:
+            for call in calls:
+                if not call.future.done():
+                    call.future.set_exception(error)
+            return
+        for call, reply in zip(calls, replies, strict=True):
+            if call.future.done():
+                continue
+            if isinstance(reply, Exception):
+                call.future.set_exception(reply)
+            else:
+                call.future.set_result(reply)
+
+    async def _pipeline(self, calls: list[_Call]) -> list[Any]:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for call in calls:
+                pipe.evalsha(self._decide_sha, len(call.keys), *call.keys, *call.args)
+            return list(await pipe.execute(raise_on_error=False))
 
     def _record(self, lead_id: str) -> str:
         return self.prefix + "lead:" + lead_id
@@ -270,6 +348,19 @@ class RedisState:
                 "picks": picks,
             }
         )
+
+
+class _Call:
+    """A decision call waiting for its pipeline."""
+
+    __slots__ = ("args", "future", "keys")
+
+    def __init__(
+        self, keys: list[str], args: list[str | bytes], future: asyncio.Future[Any]
+    ) -> None:
+        self.keys = keys
+        self.args = args
+        self.future = future
 
 
 def _dropped(error: redis_errors.ConnectionError) -> bool:
