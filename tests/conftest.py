@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import pytest
+from redis.asyncio import Redis
 
 from tests.redis_servers import (
     RedisClusterServers,
@@ -65,3 +66,13 @@ def redis_cluster_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator
 def rules_name() -> str:
     """A rule-set name no other test uses: its Redis keys are this test's alone."""
     return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def raw(redis_endpoint: RedisEndpoint) -> AsyncIterator[Redis]:
+    """A plain client on the standalone Redis, to look at what the store wrote."""
+    client = Redis.from_url(redis_endpoint.url, decode_responses=True)
+    try:
+        yield client
+    finally:
+        await client.aclose()

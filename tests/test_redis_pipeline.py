@@ -35,15 +35,6 @@ async def state(redis_endpoint: RedisEndpoint, rules_name: str) -> AsyncIterator
         await opened.close()
 
 
-@pytest.fixture
-async def raw(redis_endpoint: RedisEndpoint) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_endpoint.url, decode_responses=True)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
 class Sent:
     """What a client sends: one list of commands (their arguments) per round trip."""
 

@@ -45,15 +45,6 @@ async def state(redis_endpoint: RedisEndpoint, rules_name: str) -> AsyncIterator
         await opened.close()
 
 
-@pytest.fixture
-async def raw(redis_endpoint: RedisEndpoint) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_endpoint.url, decode_responses=True)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
 async def keys_of(client: Redis, rules_name: str) -> set[str]:
     return {key async for key in client.scan_iter(match=namespace(rules_name) + "*")}
 
