@@ -150,13 +150,14 @@ _sent_values = operator.itemgetter(*(name for name in Lead.model_fields if name 
 
 
 def field_problems(
-    errors: list[Any], hint: str = "custom fields go in `attributes`"
+    errors: list[Any], hint: str = "custom fields go in `attributes`", hint_under: str = ""
 ) -> list[tuple[str, str]]:
     """Pydantic's errors as (field, reason) pairs a person can read, one per field.
 
     A field such as `leads[3].employees` is named by its path; a union field
     that fails once per branch is reported once, by the branch that fits the
-    value sent.
+    value sent. The hint for an unknown field is given for fields whose path
+    starts with `hint_under` (a batch's leads, `leads[`), by default all.
     """
     found: dict[str, str] = {}
     for item in errors:
@@ -164,7 +165,7 @@ def field_problems(
         where = "body" if kind == "json_invalid" else _path(item["loc"])
         text_branch = isinstance(item.get("input"), str) and "str" in str(item["loc"][-1:])
         if where not in found or text_branch:
-            found[where] = _reason(item, hint)
+            found[where] = _reason(item, hint if where.startswith(hint_under) else "")
     return list(found.items())
 
 

@@ -29,14 +29,9 @@ def install(app: FastAPI) -> None:
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
         leads = request.url.path.startswith(("/v1/route", "/v1/explain"))
         hint = "custom fields go in `attributes`" if leads else ""
-        problems = field_problems(list(error.errors()), hint)
-        if request.url.path == "/v1/route/batch":
-            # The hint is for a lead's fields; the batch's own object has no attributes.
-            plain = dict(field_problems(list(error.errors()), ""))
-            problems = [
-                (name, why if name.startswith("leads[") else plain.get(name, why))
-                for name, why in problems
-            ]
+        # In a batch the hint is for the leads' fields: the batch's own object has no attributes.
+        under = "leads[" if request.url.path == "/v1/route/batch" else ""
+        problems = field_problems(list(error.errors()), hint, hint_under=under)
         kind = request.headers.get("content-type", "")
         if not is_json(kind) and any(name == "body" for name, _ in problems):
             sent = kind or "no content type"
