@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,20 +47,18 @@ SIGNAL_WORDS = {
 }
 
 
-@dataclass(slots=True)
 class Draft:
     """A lead part-way through the decision: what the rules alone could settle.
 
     Only facts are kept here; the words of the trace are written from them in
-    `conclude`, and only when a trace is asked for.
+    `conclude`, and only when a trace is asked for. A plain class: the defaults
+    below are class attributes, so a new draft sets only what its lead needs
+    (a dataclass would set all nineteen fields for every lead).
     """
 
-    lead: NormalLead
-    sent: Lead
-    now: dt.datetime
     product: ProductCard | None = None
     how: str = ""
-    signals: Signals = field(default_factory=dict)
+    signals: Signals
     segment: str = ""
     account: AccountCard | None = None
     named: tuple[str, str | None, str | None] = ("", None, None)
@@ -74,6 +71,11 @@ class Draft:
     overlay_notes: Sequence[tuple[OverlayCard, str, str, tuple[str, ...]]] = ()
     skipped: Sequence[str] = ()
     plan: Plan | None = None
+
+    def __init__(self, lead: NormalLead, sent: Lead, now: dt.datetime) -> None:
+        self.lead = lead
+        self.sent = sent
+        self.now = now
 
     @property
     def missing(self) -> str | None:
@@ -104,7 +106,7 @@ def prepare(rules: CompiledRules, lead: Lead, now: dt.datetime) -> Draft:
         draft.segment = rules.segments.segment_for(normal.employees, normal.revenue)
     product = draft.product
     if product is None:
-        draft.plan = Plan(lead.id, lead.fingerprint(), None, None, None, ())
+        draft.plan = Plan(lead.id, lead.sent(), None, None, None, ())
         return draft
     fixed = _named_owner(rules, draft, now)
     sticky = None if fixed else _stickiness(rules, draft, now)
@@ -112,7 +114,7 @@ def prepare(rules: CompiledRules, lead: Lead, now: dt.datetime) -> Draft:
     if fixed is None:
         pick = _territory(rules, draft, now)
     overlay_picks = _overlays(rules, draft, now) if rules.overlays else ()
-    draft.plan = Plan(lead.id, lead.fingerprint(), fixed, sticky, pick, overlay_picks)
+    draft.plan = Plan(lead.id, lead.sent(), fixed, sticky, pick, overlay_picks)
     return draft
 
 

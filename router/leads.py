@@ -133,20 +133,37 @@ class Lead(BaseModel):
     deal_size: Money | None = None
     attributes: dict[str, Any] = Field(default_factory=dict, max_length=200)
 
-    def fingerprint(self) -> str:
-        """A hash of what the caller sent, to tell a retry from a different lead.
+    def sent(self) -> Sent:
+        """What the caller sent, as plain values: kept by the state to tell a retry
+        from a different lead, and hashed (`fingerprint_of`) only when needed."""
+        attributes = self.attributes
+        text = json.dumps(attributes, sort_keys=True, default=repr) if attributes else ""
+        return _sent_values(self.__dict__), text
 
-        Values keep their type (1200 and "1200" differ); the same payload gives
-        the same hash in every process, whatever the order of its fields.
-        """
-        text = repr(_sent_values(self.__dict__))
-        if self.attributes:
-            text += "\x1f" + json.dumps(self.attributes, sort_keys=True, default=repr)
-        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    def fingerprint(self) -> str:
+        return fingerprint_of(self.sent())
 
 
 # Every field but `attributes`, in the model's order: a lead's values as one tuple.
 _sent_values = operator.itemgetter(*(name for name in Lead.model_fields if name != "attributes"))
+
+# A lead as sent: its values (strings, numbers and None, in the model's field order) and
+# its attributes as JSON with sorted keys ("" when it has none). Only strings, numbers
+# and None inside: the garbage collector stops tracking tuples of such values.
+Sent = tuple[tuple[Any, ...], str]
+
+
+def fingerprint_of(sent: Sent) -> str:
+    """A hash of what the caller sent, to tell a retry from a different lead.
+
+    Values keep their type (1200 and "1200" differ); the same payload gives
+    the same hash in every process, whatever the order of its fields.
+    """
+    values, attributes = sent
+    text = repr(values)
+    if attributes:
+        text += "\x1f" + attributes
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def field_problems(

@@ -65,7 +65,7 @@ def plan(
     sticky: Sticky | None = None,
     overlays: Sequence[Pick] = (),
 ) -> Plan:
-    return Plan(lead_id, fingerprint, fixed, sticky, primary, tuple(overlays))
+    return Plan(lead_id, ((fingerprint,), ""), fixed, sticky, primary, tuple(overlays))
 
 
 def account(
@@ -164,7 +164,9 @@ async def test_recall_answers_what_a_replay_would_and_changes_nothing(state: Sta
     first = await state.execute(plan("L1", WEST, fingerprint="fp-1"), first_stamp)
     assert first == Fresh(Outcome(primary="ada", via="pool", skipped=skipped))
     assert await state.recall("L1") == Recalled(
-        "fp-1", first_stamp.decision_id, first_stamp.decided_at, "3f9a1c2b7d4e", first.outcome
+        # the blake2b hash (16 bytes) of repr(("fp-1",)): the plan's lead as sent
+        "cae99815597985b8e90265839cc4ade4",
+        first_stamp.decision_id, first_stamp.decided_at, "3f9a1c2b7d4e", first.outcome
     )
     assert await state.load("ada", DAY) == 1
 

@@ -13,7 +13,7 @@ NOW = dt.datetime(2026, 12, 2, 15, tzinfo=dt.UTC)
 
 
 def plan(lead_id: str) -> Plan:
-    return Plan(lead_id, "fp-" + lead_id, None, None, None, ())
+    return Plan(lead_id, (("fp-" + lead_id,), ""), None, None, None, ())
 
 
 def test_records_past_the_replay_window_are_forgotten() -> None:
@@ -44,9 +44,9 @@ def test_a_replay_gives_back_the_outcome_as_decided() -> None:
     state = EmbeddedState()
     ada, ben = Candidate("ada", 1.0, 1, "2026-12-02"), Candidate("ben", 1.0, None, "2026-12-02")
     pool = Pick("pool", "round_robin", (ada, ben))
-    state.execute_now(Plan("x", "fp-x", None, None, pool, ()), Stamp("d0", "t", NOW))
-    first = state.execute_now(Plan("a", "fp-a", None, None, pool, (pool,)), Stamp("d1", "t", NOW))
-    again = state.execute_now(Plan("a", "fp-a", None, None, pool, (pool,)), Stamp("d2", "t", NOW))
+    state.execute_now(Plan("x", (("fp-x",), ""), None, None, pool, ()), Stamp("d0", "t", NOW))
+    first = state.execute_now(Plan("a", (("fp-a",), ""), None, None, pool, (pool,)), Stamp("d1", "t", NOW))
+    again = state.execute_now(Plan("a", (("fp-a",), ""), None, None, pool, (pool,)), Stamp("d2", "t", NOW))
 
     assert isinstance(first, Fresh) and isinstance(again, Replayed)
     assert again.outcome == first.outcome
@@ -57,7 +57,7 @@ def test_a_replay_gives_back_the_outcome_as_decided() -> None:
 def test_kept_decisions_are_not_walked_by_the_garbage_collector() -> None:
     state = EmbeddedState()
     pool = Pick("pool", "round_robin", (Candidate("ada", 1.0, None, "2026-12-02"),))
-    state.execute_now(Plan("a", "fp-a", None, None, pool, (pool,)), Stamp("d1", "t", NOW))
+    state.execute_now(Plan("a", (("fp-a",), ""), None, None, pool, (pool,)), Stamp("d1", "t", NOW))
     # A tuple is let go once its items are; nested ones may take one pass per level.
     for _ in range(3):
         gc.collect()

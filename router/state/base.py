@@ -70,8 +70,10 @@ class Stamp:
     rules_version: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Fresh:
+    """A decision made now (not frozen, like router.plan's classes: one is made per lead)."""
+
     outcome: Outcome
 
 

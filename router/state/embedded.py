@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
+from router.leads import Sent, fingerprint_of
 from router.plan import Candidate, Outcome, Pick, Plan
 from router.state import rotation
 from router.state.base import (
@@ -30,11 +31,13 @@ Packed = tuple[
 ]
 
 
-# A decided lead: (fingerprint, decision id, decided at, rule version, packed outcome,
-# expiry in epoch seconds). A plain tuple of strings, numbers and tuples of them: the
-# garbage collector stops tracking such tuples (not subclasses, such as a NamedTuple),
-# so the decisions kept for replays do not lengthen its full passes.
-_Record = tuple[str, str, str, str, Packed, float]
+# A decided lead: (the lead as sent, decision id, decided at, rule version, packed
+# outcome, expiry in epoch seconds). The lead is kept as sent rather than hashed: the
+# hash is worked out only when the same lead id comes again (or is recalled), which
+# keeps it off the path of every fresh decision. A plain tuple of strings, numbers and
+# tuples of them: the garbage collector stops tracking such tuples (not subclasses,
+# such as a NamedTuple), so the decisions kept for replays do not lengthen its full passes.
+_Record = tuple[Sent, str, str, str, Packed, float]
 EXPIRES: Final = 5
 
 
@@ -86,8 +89,8 @@ class EmbeddedState:
             del self.records[plan.lead_id]
             record = None
         if record is not None:
-            fingerprint, decision_id, decided_at, rules_version, packed, _ = record
-            if fingerprint != plan.fingerprint:
+            sent, decision_id, decided_at, rules_version, packed, _ = record
+            if fingerprint_of(sent) != plan.fingerprint:
                 return Conflict(decision_id, decided_at)
             return Replayed(decision_id, decided_at, rules_version, unpack(packed))
         outcome = self._decide(plan, stamp.now, commit=True)
@@ -95,7 +98,7 @@ class EmbeddedState:
             return Fresh(outcome)
         self._forget_expired()
         self.records[plan.lead_id] = (
-            plan.fingerprint,
+            plan.sent,
             stamp.decision_id,
             stamp.decided_at,
             stamp.rules_version,
@@ -195,8 +198,10 @@ class EmbeddedState:
         record = self.records.get(lead_id)
         if record is None or record[EXPIRES] < time.time():
             return None
-        fingerprint, decision_id, decided_at, rules_version, packed, _ = record
-        return Recalled(fingerprint, decision_id, decided_at, rules_version, unpack(packed))
+        sent, decision_id, decided_at, rules_version, packed, _ = record
+        return Recalled(
+            fingerprint_of(sent), decision_id, decided_at, rules_version, unpack(packed)
+        )
 
     async def set_availability(self, rep_id: str, availability: Availability) -> None:
         self.availabilities[rep_id] = availability
