@@ -76,6 +76,7 @@ class Draft:
         self.lead = lead
         self.sent = sent
         self.now = now
+        self.stamp = now.timestamp()
 
     @property
     def missing(self) -> str | None:
@@ -112,8 +113,8 @@ def prepare(rules: CompiledRules, lead: Lead, now: dt.datetime) -> Draft:
     sticky = None if fixed else _stickiness(rules, draft, now)
     pick = None
     if fixed is None:
-        pick = _territory(rules, draft, now)
-    overlay_picks = _overlays(rules, draft, now) if rules.overlays else ()
+        pick = _territory(rules, draft)
+    overlay_picks = _overlays(rules, draft) if rules.overlays else ()
     draft.plan = Plan(lead.id, lead.sent(), fixed, sticky, pick, overlay_picks)
     return draft
 
@@ -211,7 +212,7 @@ def _named_owner(rules: CompiledRules, draft: Draft, now: dt.datetime) -> Candid
         draft.named = ("not_selling", owner_id, None)
         return None
     draft.named = ("owner", owner_id, _unavailable(rep, now, hours=False))
-    return Candidate(owner_id, 1.0, rep.daily_capacity, local_day(rep.timezone, now))
+    return Candidate(owner_id, 1.0, rep.daily_capacity, local_day(rep.timezone, now, draft.stamp))
 
 
 def _stickiness(rules: CompiledRules, draft: Draft, now: dt.datetime) -> Sticky | None:
@@ -221,8 +222,8 @@ def _stickiness(rules: CompiledRules, draft: Draft, now: dt.datetime) -> Sticky 
     draft.sticky_account = account
     if account is None:
         return None
-    blocked = _blocked(rules, product.weights_from, now)
-    days = LocalDays(rules.zones, now)
+    blocked = _blocked(rules, product.weights_from, now, draft.stamp)
+    days = LocalDays(rules.zones, now, draft.stamp)
     return Sticky(
         f"{product.structure}:{account}",
         rules.carriers.get(product.weights_from, frozenset()),
@@ -235,11 +236,13 @@ def _stickiness(rules: CompiledRules, draft: Draft, now: dt.datetime) -> Sticky 
 _DAYS: dict[str, tuple[float, float, str]] = {}
 
 
-def local_day(zone: ZoneInfo, now: dt.datetime) -> str:
-    """The date in zone at now, cached until that zone's next midnight."""
+def local_day(zone: ZoneInfo, now: dt.datetime, stamp: float | None = None) -> str:
+    """The date in zone at now (`stamp` is now.timestamp(), when the caller has it),
+    cached until that zone's next midnight."""
     cached = _DAYS.get(zone.key)
     if cached is not None:
-        stamp = now.timestamp()
+        if stamp is None:
+            stamp = now.timestamp()
         if cached[0] <= stamp < cached[1]:
             return cached[2]
     local = now.astimezone(zone)
@@ -251,7 +254,7 @@ def local_day(zone: ZoneInfo, now: dt.datetime) -> str:
     return day
 
 
-def _blocked(rules: CompiledRules, product: str, now: dt.datetime) -> frozenset[str]:
+def _blocked(rules: CompiledRules, product: str, now: dt.datetime, stamp: float) -> frozenset[str]:
     """Reps carrying the product who are inactive or out of office today.
 
     Only reps with absences or inactive are looked at, and the answer is kept
@@ -260,7 +263,6 @@ def _blocked(rules: CompiledRules, product: str, now: dt.datetime) -> frozenset[
     limited = rules.limited_carriers.get(product, ())
     if not limited:
         return frozenset()
-    stamp = now.timestamp()
     key = ("blocked", product)
     kept = rules.memo.get(key)
     if kept is not None and kept[0] <= stamp < kept[1]:
@@ -275,12 +277,13 @@ def _blocked(rules: CompiledRules, product: str, now: dt.datetime) -> frozenset[
 class LocalDays(Mapping[str, str]):
     """Each time zone's local date at one moment, worked out only when asked for."""
 
-    def __init__(self, zones: Mapping[str, ZoneInfo], now: dt.datetime) -> None:
+    def __init__(self, zones: Mapping[str, ZoneInfo], now: dt.datetime, stamp: float) -> None:
         self.zones = zones
         self.now = now
+        self.stamp = stamp
 
     def __getitem__(self, name: str) -> str:
-        return local_day(self.zones[name], self.now)
+        return local_day(self.zones[name], self.now, self.stamp)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.zones)
@@ -353,29 +356,28 @@ def _postal_lookup(
     return (found, label) if found is not None else None
 
 
-def _candidates(
+def _pool_pick(
     rules: CompiledRules,
     key: tuple[str, ...],
-    reps: tuple[str, ...],
-    weights: tuple[float, ...],
-    now: dt.datetime,
-    hours: bool,
-) -> tuple[tuple[Candidate, ...], tuple[str, ...]]:
-    """Who in a pool may take a lead now, and notes on who may not.
+    draft: Draft,
+    pool: tuple[str, str, tuple[str, ...], tuple[float, ...], bool],
+) -> tuple[Pick, tuple[str, ...]]:
+    """The Pick for a pool: who in it may take a lead now, and notes on who may not.
 
-    The answer is kept (per rule version, under `key`, which names the pool and
-    the weights) for as long as it cannot change: until the earliest local
-    midnight among the reps, and for a pool that keeps working hours, also
-    until the end of the current minute (hours are whole minutes, and so are
-    the reps' UTC offsets, which is checked).
+    `pool` is (rotation, method, reps, weights, keeps working hours). The answer is
+    kept in rules.memo (per rule version, under `key`, which names the pool and the
+    weights; the callers look there first) for as long as it cannot change: until
+    the earliest local midnight among the reps, and for a pool that keeps working
+    hours, also until the end of the current minute (hours are whole minutes, and
+    so are the reps' UTC offsets, which is checked). The same Pick is handed to
+    every lead in that span, so the states only read it.
     """
-    stamp = now.timestamp()
-    kept = rules.memo.get(key)
-    if kept is not None and kept[0] <= stamp < kept[1]:
-        return kept[2]  # type: ignore[no-any-return]
+    stamp = draft.stamp
+    rotation, method, reps, weights, hours = pool
+    now = draft.now
     notes: list[str] = []
     chosen = _candidates_now(rules, reps, weights, now, hours, notes)
-    found = (chosen, tuple(notes))
+    found = (Pick(rotation, method, chosen), tuple(notes))  # type: ignore[arg-type]
     start, end = _same_days(rules, reps, now)
     if hours:
         if not _whole_minute_offsets(rules, reps, now):
@@ -431,7 +433,7 @@ def _candidates_now(
     return tuple(chosen)
 
 
-def _territory(rules: CompiledRules, draft: Draft, now: dt.datetime) -> Pick | None:
+def _territory(rules: CompiledRules, draft: Draft) -> Pick | None:
     product = draft.product
     assert product is not None and product.structure is not None
     index = rules.structures.get(product.structure, {}).get(draft.segment)
@@ -442,12 +444,18 @@ def _territory(rules: CompiledRules, draft: Draft, now: dt.datetime) -> Pick | N
     territory, place = match
     draft.territory, draft.place = territory, place
     pool = territory.pool
-    weights = pool.weights_for(product.weights_from)
-    key = ("pool", pool.key, product.weights_from)
-    candidates, draft.skipped = _candidates(rules, key, pool.reps, weights, now, pool.working_hours)
     draft.method = "single" if len(pool.reps) == 1 else pool.method
-    rotation = f"{pool.key}:{product.weights_from}" if pool.method == "weighted" else pool.key
-    return Pick(rotation, pool.method, candidates)
+    weights_from = product.weights_from
+    key = ("pool", pool.key, weights_from)
+    kept = rules.memo.get(key)
+    if kept is not None and kept[0] <= draft.stamp < kept[1]:
+        pick, draft.skipped = kept[2]
+        return pick  # type: ignore[no-any-return]
+    weighted = pool.method == "weighted"
+    rotation = f"{pool.key}:{weights_from}" if weighted else pool.key
+    spec = (rotation, pool.method, pool.reps, pool.weights_for(weights_from), pool.working_hours)
+    pick, draft.skipped = _pool_pick(rules, key, draft, spec)
+    return pick
 
 
 def _fires(overlay: OverlayCard, draft: Draft) -> str | None:
@@ -486,7 +494,7 @@ def _specialists(overlay: OverlayCard, lead: NormalLead) -> tuple[tuple[str, ...
     return overlay.anywhere, "anywhere", ""
 
 
-def _overlays(rules: CompiledRules, draft: Draft, now: dt.datetime) -> tuple[Pick, ...]:
+def _overlays(rules: CompiledRules, draft: Draft) -> tuple[Pick, ...]:
     picks = []
     fired: list[tuple[OverlayCard, str]] = []
     notes: list[tuple[OverlayCard, str, str, tuple[str, ...]]] = []
@@ -495,14 +503,20 @@ def _overlays(rules: CompiledRules, draft: Draft, now: dt.datetime) -> tuple[Pic
         if trigger is None:
             continue
         reps, level, code = _specialists(overlay, draft.lead)
-        weighted = overlay.method == "weighted"
-        weights = tuple(overlay.weights.get(r, 1.0) if weighted else 1.0 for r in reps)
         key = ("overlay", overlay.id, level, code)
-        candidates, skipped = _candidates(rules, key, reps, weights, now, overlay.working_hours)
+        kept = rules.memo.get(key)
+        if kept is not None and kept[0] <= draft.stamp < kept[1]:
+            pick, skipped = kept[2]
+        else:
+            weighted = overlay.method == "weighted"
+            weights = tuple(overlay.weights.get(r, 1.0) if weighted else 1.0 for r in reps)
+            rotation = f"overlay:{overlay.id}"
+            spec = (rotation, overlay.method, reps, weights, overlay.working_hours)
+            pick, skipped = _pool_pick(rules, key, draft, spec)
         place = f"{level} {code}" if code else level
         fired.append((overlay, trigger))
         notes.append((overlay, trigger, place, skipped))
-        picks.append(Pick(f"overlay:{overlay.id}", overlay.method, candidates))
+        picks.append(pick)
     if picks:
         draft.overlays, draft.overlay_notes = fired, notes
     return tuple(picks)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import operator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -240,21 +240,29 @@ class LeadError(ValueError):
         super().__init__("; ".join(f"{name}: {why}" for name, why in errors))
 
 
-@dataclass(slots=True)
 class NormalLead:
-    """A lead in canonical form, with notes on every change made to what was sent."""
+    """A lead in canonical form, with notes on every change made to what was sent.
 
-    id: str
+    A plain class whose defaults are class attributes: a lead sets only the fields
+    it has (one is made per decision, and most leads leave most fields empty).
+    """
+
     country: str | None = None
     region: str | None = None
     postal: str | None = None
     account_domain: str | None = None
-    crm_account_id: str | None = None
     industry: str | None = None
     employees: int | None = None
     revenue: float | None = None
     deal_size: float | None = None
-    notes: list[str] = field(default_factory=list)
+
+    def __init__(self, id: str, crm_account_id: str | None = None) -> None:
+        self.id = id
+        self.crm_account_id = crm_account_id
+        self.notes: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"NormalLead({vars(self)!r})"
 
 
 def normalise(lead: Lead) -> NormalLead:
@@ -264,11 +272,23 @@ def normalise(lead: Lead) -> NormalLead:
     out of routing and reported in the notes rather than refused, so the lead
     still lands somewhere.
     """
-    normal = NormalLead(id=lead.id, crm_account_id=lead.crm_account_id or None)
-    if lead.employees is not None or lead.annual_revenue is not None or lead.deal_size is not None:
-        _figures(lead, normal)
+    normal = NormalLead(lead.id, lead.crm_account_id or None)
+    employees, revenue, deal_size = lead.employees, lead.annual_revenue, lead.deal_size
+    if employees is not None or revenue is not None or deal_size is not None:
+        try:
+            if employees is not None:
+                normal.employees = _count(employees)
+            if revenue is not None:
+                normal.revenue = _money(revenue)
+            if deal_size is not None:
+                normal.deal_size = _money(deal_size)
+        except FigureError:
+            _figures(lead, normal)  # reads them all again, to name every bad one
     if lead.country or lead.region or lead.postal_code:
-        _place(lead, normal)
+        country, region, postal, notes = _place_of(lead.country, lead.region, lead.postal_code)
+        normal.country, normal.region, normal.postal = country, region, postal
+        if notes:
+            normal.notes.extend(notes)
     if lead.domain or lead.website or lead.email:
         _account(lead, normal)
     if lead.industry:
@@ -318,12 +338,6 @@ def _figures(lead: Lead, normal: NormalLead) -> None:
             normal.deal_size = value
     if errors:
         raise LeadError(errors)
-
-
-def _place(lead: Lead, normal: NormalLead) -> None:
-    country, region, postal, notes = _place_of(lead.country, lead.region, lead.postal_code)
-    normal.country, normal.region, normal.postal = country, region, postal
-    normal.notes.extend(notes)
 
 
 @lru_cache(maxsize=65536)
@@ -397,39 +411,40 @@ def _looks_like_zip(value: str) -> bool:
 
 
 def _account(lead: Lead, normal: NormalLead) -> None:
-    sources = (
-        ("domain", lead.domain, _website_domain),
-        ("website", lead.website, _website_domain),
-        ("email", lead.email, _email_domain),
-    )
-    for name, value, read in sources:
+    """The account domain from the domain field, else the website, else the e-mail."""
+    for name, value in (("domain", lead.domain), ("website", lead.website), ("email", lead.email)):
         if not value:
             continue
-        domain = read(value)
-        if domain is None:
+        if name == "email":
+            # The part after the last '@' is what is read (and cached: a company's
+            # leads share it).
+            _, at, host = value.strip().rpartition("@")
+            found = _account_reading(name, "@" + host) if at else None
+        else:
+            found = _account_reading(name, value)
+        if found is None:
             normal.notes.append(f"{name} {value!r} holds no domain")
             continue
-        if domains.is_free_mail(domain):
-            normal.notes.append(f"{name} domain {domain} is free mail: not an account")
-            continue
-        normal.account_domain = domain
-        if name != "domain" or domain != value:
-            normal.notes.append(f"account domain {domain} taken from {name}")
-        return
+        domain, note = found
+        if note:
+            normal.notes.append(note)
+        if domain is not None:
+            normal.account_domain = domain
+            return
 
 
 @lru_cache(maxsize=65536)
-def _website_domain(value: str) -> str | None:
-    return domains.domain_from_website(value)
-
-
-def _email_domain(value: str) -> str | None:
-    """The domain of an e-mail address; the part after the last '@' is what is read
-    (and cached: a company's leads share it)."""
-    _, at, host = value.strip().rpartition("@")
-    return _host_of_email(host) if at else None
-
-
-@lru_cache(maxsize=65536)
-def _host_of_email(host: str) -> str | None:
-    return domains.domain_from_email("@" + host)
+def _account_reading(name: str, value: str) -> tuple[str | None, str] | None:
+    """What one source says of the account: None if it holds no domain, else the
+    domain (None for free mail) and the note on it."""
+    if name == "email":
+        domain = domains.domain_from_email(value)
+    else:
+        domain = domains.domain_from_website(value)
+    if domain is None:
+        return None
+    if domains.is_free_mail(domain):
+        return None, f"{name} domain {domain} is free mail: not an account"
+    if name != "domain" or domain != value:
+        return domain, f"account domain {domain} taken from {name}"
+    return domain, ""

@@ -84,9 +84,12 @@ class EmbeddedState:
     # the decision step -------------------------------------------------------
 
     def execute_now(self, plan: Plan, stamp: Stamp) -> Execution:
-        record = self.records.get(plan.lead_id)
-        if record is not None and record[EXPIRES] < time.time():
-            del self.records[plan.lead_id]
+        records = self.records
+        lead_id = plan.lead_id
+        clock = time.time()
+        record = records.get(lead_id)
+        if record is not None and record[EXPIRES] < clock:
+            del records[lead_id]
             record = None
         if record is not None:
             sent, decision_id, decided_at, rules_version, packed, _ = record
@@ -96,26 +99,21 @@ class EmbeddedState:
         outcome = self._decide(plan, stamp.now, commit=True)
         if not self.remember:
             return Fresh(outcome)
-        self._forget_expired()
-        self.records[plan.lead_id] = (
+        # Drop records past the replay window; the oldest come first in the dict.
+        while records:
+            oldest = next(iter(records))
+            if records[oldest][EXPIRES] >= clock:
+                break
+            del records[oldest]
+        records[lead_id] = (
             plan.sent,
             stamp.decision_id,
             stamp.decided_at,
             stamp.rules_version,
             pack(outcome),
-            time.time() + self.replay_window,
+            clock + self.replay_window,
         )
         return Fresh(outcome)
-
-    def _forget_expired(self) -> None:
-        """Drop records past the replay window; the oldest come first in the dict."""
-        now = time.time()
-        records = self.records
-        while records:
-            oldest = next(iter(records))
-            if records[oldest][EXPIRES] >= now:
-                return
-            del records[oldest]
 
     def _decide(self, plan: Plan, now: dt.datetime, commit: bool) -> Outcome:
         outcome = Outcome()
@@ -128,25 +126,22 @@ class EmbeddedState:
                 availability = availabilities.get(rep)
                 return availability.blocks(now) if availability else None
 
-        def taken(candidate: Candidate) -> None:
-            key = (candidate.rep, candidate.day)
-            loads[key] = loads.get(key, 0) + 1
-
+        taken: Candidate | None = None
         if plan.fixed is not None:
             outcome.primary, outcome.via = plan.fixed.rep, "named"
-            taken(plan.fixed)
+            taken = plan.fixed
         elif plan.sticky is not None and plan.sticky.key in self.owners:
             owner = self.owners[plan.sticky.key]
             if plan.sticky.may_take(owner) and (unavailable is None or unavailable(owner) is None):
                 outcome.primary, outcome.via = owner, "sticky"
-                taken(Candidate(owner, 1.0, None, plan.sticky.day_of(owner)))
+                taken = Candidate(owner, 1.0, None, plan.sticky.day_of(owner))
             else:
                 outcome.previous_owner = owner
         if outcome.primary is None and plan.primary is not None:
             chosen, outcome.skipped = self._pick(plan.primary, loads, unavailable, commit)
             if chosen is not None:
                 outcome.primary, outcome.via = chosen.rep, "pool"
-                taken(chosen)
+                taken = chosen
                 sticky = plan.sticky
                 if (
                     commit
@@ -154,12 +149,16 @@ class EmbeddedState:
                     and (self.owners.get(sticky.key) not in sticky.carriers)
                 ):
                     self.owners[sticky.key] = chosen.rep
+        if taken is not None:
+            key = (taken.rep, taken.day)
+            loads[key] = loads.get(key, 0) + 1
         for pick in plan.overlays:
             chosen, skipped = self._pick(pick, loads, unavailable, commit)
             outcome.overlays.append(chosen.rep if chosen else None)
             outcome.overlay_skipped.append(skipped)
             if chosen is not None:
-                taken(chosen)
+                key = (chosen.rep, chosen.day)
+                loads[key] = loads.get(key, 0) + 1
         return outcome
 
     def _pick(
@@ -169,22 +168,17 @@ class EmbeddedState:
         unavailable: Callable[[str], str | None] | None,
         commit: bool,
     ) -> tuple[Candidate | None, rotation.Skips]:
-        def load_of(candidate: Candidate) -> int:
-            return loads.get((candidate.rep, candidate.day), 0)
-
-        kept, skipped = rotation.available(pick, load_of, unavailable)
+        kept, skipped = rotation.available(pick, loads, unavailable)
         if not kept:
             return None, skipped
         if pick.method == "least_loaded":
-            return rotation.least_loaded(kept, load_of), skipped
+            return rotation.least_loaded(kept, loads), skipped
         credits = self.credits.get(pick.rotation)
-        chosen, updated = rotation.by_credit(kept, credits or {})
-        if commit:
-            if credits is None:
-                self.credits[pick.rotation] = updated
-            else:
-                credits.update(updated)
-        return chosen, skipped
+        if credits is None:
+            credits = {}
+            if commit:
+                self.credits[pick.rotation] = credits
+        return rotation.by_credit(kept, credits, write=commit), skipped
 
     # the interface -------------------------------------------------------------
 

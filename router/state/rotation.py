@@ -16,15 +16,14 @@ from collections.abc import Callable, Mapping
 from router.plan import Candidate, Pick
 
 Skips = list[tuple[str, str]]
+Loads = Mapping[tuple[str, str], int]
 
 
 def available(
-    pick: Pick,
-    load_of: Callable[[Candidate], int],
-    unavailable: Callable[[str], str | None] | None,
+    pick: Pick, loads: Loads, unavailable: Callable[[str], str | None] | None
 ) -> tuple[list[Candidate], Skips]:
     """Candidates left after run-time availability (None: nobody is paused or away)
-    and daily capacity."""
+    and daily capacity; `loads` counts leads by (rep, local day)."""
     kept: list[Candidate] = []
     skipped: Skips = []
     for candidate in pick.candidates:
@@ -33,39 +32,41 @@ def available(
             if why is not None:
                 skipped.append((candidate.rep, why))
                 continue
-        if candidate.capacity is not None:
-            load = load_of(candidate)
-            if load >= candidate.capacity:
-                skipped.append((candidate.rep, f"at daily capacity ({load}/{candidate.capacity})"))
+        capacity = candidate.capacity
+        if capacity is not None:
+            load = loads.get((candidate.rep, candidate.day), 0)
+            if load >= capacity:
+                skipped.append((candidate.rep, f"at daily capacity ({load}/{capacity})"))
                 continue
         kept.append(candidate)
     return kept, skipped
 
 
-def by_credit(
-    kept: list[Candidate], credits: Mapping[str, float]
-) -> tuple[Candidate, dict[str, float]]:
-    """The next rep by weighted credit, and the credits after picking it."""
+def by_credit(kept: list[Candidate], credits: dict[str, float], write: bool) -> Candidate:
+    """The next rep by weighted credit; with `write`, the credits are brought up to
+    date in place (every kept rep earns its weight, the one picked pays the total)."""
     total = 0.0
-    updated: dict[str, float] = {}
-    best: Candidate | None = None
-    for candidate in kept:
-        credit = credits.get(candidate.rep, 0.0) + candidate.weight
-        updated[candidate.rep] = credit
-        total += candidate.weight
-        if best is None or credit > updated[best.rep]:
-            best = candidate
-    assert best is not None
-    updated[best.rep] -= total
-    return best, updated
+    best = kept[0]
+    best_credit = 0.0
+    for number, candidate in enumerate(kept):
+        weight = candidate.weight
+        credit = credits.get(candidate.rep, 0.0) + weight
+        if write:
+            credits[candidate.rep] = credit
+        total += weight
+        if number == 0 or credit > best_credit:
+            best, best_credit = candidate, credit
+    if write:
+        credits[best.rep] = best_credit - total
+    return best
 
 
-def least_loaded(kept: list[Candidate], load_of: Callable[[Candidate], int]) -> Candidate:
+def least_loaded(kept: list[Candidate], loads: Loads) -> Candidate:
     """The rep with the fewest leads today; ties go to the lower share of daily
     capacity used (uncapped counts as zero), then to the first in the pool's order."""
 
     def rank(candidate: Candidate) -> tuple[int, float]:
-        load = load_of(candidate)
+        load = loads.get((candidate.rep, candidate.day), 0)
         return load, load / candidate.capacity if candidate.capacity else 0.0
 
     return min(kept, key=rank)
