@@ -15,6 +15,7 @@ from typing import Any, Literal
 from router.leads import Sent, fingerprint_of
 
 Method = Literal["round_robin", "weighted", "least_loaded"]
+Via = Literal["named", "sticky", "pool", "none"]
 
 
 # The classes below are made for every decision and never changed once made. They are
@@ -86,7 +87,7 @@ class Outcome:
     """The state's answer: who was picked, how, and who was skipped for run-time reasons."""
 
     primary: str | None = None
-    via: Literal["named", "sticky", "pool", "none"] = "none"
+    via: Via = "none"
     previous_owner: str | None = None
     skipped: list[tuple[str, str]] = field(default_factory=list)
     overlays: list[str | None] = field(default_factory=list)

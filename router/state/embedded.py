@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Final
 
 from router.leads import Sent, fingerprint_of
-from router.plan import Candidate, Outcome, Pick, Plan
+from router.plan import Candidate, Outcome, Pick, Plan, Via
 from router.state import rotation
 from router.state.base import (
     DEFAULT_REPLAY_WINDOW,
@@ -42,13 +42,14 @@ EXPIRES: Final = 5
 
 
 def pack(outcome: Outcome) -> Packed:
+    overlays = outcome.overlays
     return (
         outcome.primary,
         outcome.via,
         outcome.previous_owner,
-        tuple(outcome.skipped),
-        tuple(outcome.overlays),
-        tuple(tuple(skipped) for skipped in outcome.overlay_skipped),
+        tuple(outcome.skipped) if outcome.skipped else (),
+        tuple(overlays) if overlays else (),
+        tuple([tuple(skipped) for skipped in outcome.overlay_skipped]) if overlays else (),
     )
 
 
@@ -116,7 +117,6 @@ class EmbeddedState:
         return Fresh(outcome)
 
     def _decide(self, plan: Plan, now: dt.datetime, commit: bool) -> Outcome:
-        outcome = Outcome()
         loads = self.loads if commit else dict(self.loads)
         availabilities = self.availabilities
         unavailable: Callable[[str], str | None] | None = None
@@ -126,36 +126,43 @@ class EmbeddedState:
                 availability = availabilities.get(rep)
                 return availability.blocks(now) if availability else None
 
+        primary: str | None = None
+        via: Via = "none"
+        previous_owner = None
+        skipped: rotation.Skips = []
         taken: Candidate | None = None
+        sticky = plan.sticky
         if plan.fixed is not None:
-            outcome.primary, outcome.via = plan.fixed.rep, "named"
             taken = plan.fixed
-        elif plan.sticky is not None and plan.sticky.key in self.owners:
-            owner = self.owners[plan.sticky.key]
-            if plan.sticky.may_take(owner) and (unavailable is None or unavailable(owner) is None):
-                outcome.primary, outcome.via = owner, "sticky"
-                taken = Candidate(owner, 1.0, None, plan.sticky.day_of(owner))
+            primary, via = taken.rep, "named"
+        elif sticky is not None:
+            owner = self.owners.get(sticky.key)
+            if owner is None:
+                pass
+            elif sticky.may_take(owner) and (unavailable is None or unavailable(owner) is None):
+                primary, via = owner, "sticky"
+                taken = Candidate(owner, 1.0, None, sticky.day_of(owner))
             else:
-                outcome.previous_owner = owner
-        if outcome.primary is None and plan.primary is not None:
-            chosen, outcome.skipped = self._pick(plan.primary, loads, unavailable, commit)
+                previous_owner = owner
+        if primary is None and plan.primary is not None:
+            chosen, skipped = self._pick(plan.primary, loads, unavailable, commit)
             if chosen is not None:
-                outcome.primary, outcome.via = chosen.rep, "pool"
+                primary, via = chosen.rep, "pool"
                 taken = chosen
-                sticky = plan.sticky
                 if (
                     commit
                     and sticky is not None
-                    and (self.owners.get(sticky.key) not in sticky.carriers)
+                    and self.owners.get(sticky.key) not in sticky.carriers
                 ):
                     self.owners[sticky.key] = chosen.rep
         if taken is not None:
             key = (taken.rep, taken.day)
             loads[key] = loads.get(key, 0) + 1
+        outcome = Outcome(primary, via, previous_owner, skipped, [], [])
         for pick in plan.overlays:
-            chosen, skipped = self._pick(pick, loads, unavailable, commit)
+            chosen, overlay_skipped = self._pick(pick, loads, unavailable, commit)
             outcome.overlays.append(chosen.rep if chosen else None)
-            outcome.overlay_skipped.append(skipped)
+            outcome.overlay_skipped.append(overlay_skipped)
             if chosen is not None:
                 key = (chosen.rep, chosen.day)
                 loads[key] = loads.get(key, 0) + 1
