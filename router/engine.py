@@ -148,12 +148,30 @@ def _signals(rules: CompiledRules, lead: Lead) -> Signals:
         if found is not None:
             signals.setdefault(found, []).append(("source", lead.utm_source))
     if lead.page_url and intent.url_patterns:
-        url = lead.page_url.strip().lower()
-        for pattern, found in intent.url_patterns:
-            if pattern.match(url):
-                signals.setdefault(found, []).append(("page", lead.page_url))
-                break
+        found = _page_product(rules, lead.page_url)
+        if found is not None:
+            signals.setdefault(found, []).append(("page", lead.page_url))
     return signals
+
+
+PAGES_KEPT = 65_536
+
+
+def _page_product(rules: CompiledRules, page_url: str) -> str | None:
+    """The product of the first URL pattern the page matches. Leads come from the same
+    pages again and again, so the answer is kept per rule version, for up to
+    PAGES_KEPT pages (then the whole table is dropped and filled again)."""
+    pages: dict[str, str | None] | None = rules.memo.get("pages")
+    if pages is None:
+        pages = rules.memo["pages"] = {}
+    elif page_url in pages:
+        return pages[page_url]
+    url = page_url.strip().lower()
+    product = next((p for pattern, p in rules.intent.url_patterns if pattern.match(url)), None)
+    if len(pages) >= PAGES_KEPT:
+        pages.clear()
+    pages[page_url] = product
+    return product
 
 
 def _product(rules: CompiledRules, lead: Lead, draft: Draft) -> None:

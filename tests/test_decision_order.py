@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from router import engine
 from router.api.app import create_app
 from router.leads import Lead
 from router.ruleset.compiler import compile_rules
@@ -19,6 +20,7 @@ from tests.http import asgi_client
 
 BOOKS = books()
 EXAMPLE_RULES = Path(__file__).resolve().parent.parent / "rules"
+NOW = dt.datetime(2026, 12, 7, 15, tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize("book", BOOKS, ids=[b.name for b in BOOKS])
@@ -53,3 +55,29 @@ async def test_working_hours_end_on_the_minute_though_the_pool_was_read_that_min
     assert away not in skipped(before)
     assert away in skipped(after)
     assert away in skipped(late)
+
+
+async def test_pages_seen_again_keep_their_product_and_the_page_table_stays_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The product of a page URL is kept per rule version; past PAGES_KEPT pages the
+    table starts again, and every lead still gets its page's product."""
+    monkeypatch.setattr(engine, "PAGES_KEPT", 3)
+    rules = compile_rules(EXAMPLE_RULES)
+    router = Router(rules, EmbeddedState())
+    pages = {
+        "https://northwind.io/crm/pricing": "crm",
+        "https://northwind.io/Security/overview": "security",
+        "https://northwind.io/dashboards": "analytics",
+        "https://northwind.io/email-campaigns/": "marketing",
+        "https://northwind.io/about": None,
+    }
+    found: list[tuple[str, str | None]] = []
+    for number in range(3):
+        for page in pages:
+            lead = Lead(id=f"page-{number}-{len(found)}", country="US", page_url=page)
+            decision = await router.explain(lead, now=NOW)
+            step = next(e for e in decision["trace"] if e["step"] == "product")
+            found.append((page, step["interest"][0] if step["interest"] else None))
+            assert len(rules.memo["pages"]) <= 3
+    assert found == [(page, product) for _ in range(3) for page, product in pages.items()]

@@ -166,7 +166,10 @@ async def test_recall_answers_what_a_replay_would_and_changes_nothing(state: Sta
     assert await state.recall("L1") == Recalled(
         # the blake2b hash (16 bytes) of repr(("fp-1",)): the plan's lead as sent
         "cae99815597985b8e90265839cc4ade4",
-        first_stamp.decision_id, first_stamp.decided_at, "3f9a1c2b7d4e", first.outcome
+        first_stamp.decision_id,
+        first_stamp.decided_at,
+        "3f9a1c2b7d4e",
+        first.outcome,
     )
     assert await state.load("ada", DAY) == 1
 

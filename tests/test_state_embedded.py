@@ -45,8 +45,12 @@ def test_a_replay_gives_back_the_outcome_as_decided() -> None:
     ada, ben = Candidate("ada", 1.0, 1, "2026-12-02"), Candidate("ben", 1.0, None, "2026-12-02")
     pool = Pick("pool", "round_robin", (ada, ben))
     state.execute_now(Plan("x", (("fp-x",), ""), None, None, pool, ()), Stamp("d0", "t", NOW))
-    first = state.execute_now(Plan("a", (("fp-a",), ""), None, None, pool, (pool,)), Stamp("d1", "t", NOW))
-    again = state.execute_now(Plan("a", (("fp-a",), ""), None, None, pool, (pool,)), Stamp("d2", "t", NOW))
+    first = state.execute_now(
+        Plan("a", (("fp-a",), ""), None, None, pool, (pool,)), Stamp("d1", "t", NOW)
+    )
+    again = state.execute_now(
+        Plan("a", (("fp-a",), ""), None, None, pool, (pool,)), Stamp("d2", "t", NOW)
+    )
 
     assert isinstance(first, Fresh) and isinstance(again, Replayed)
     assert again.outcome == first.outcome
