@@ -154,13 +154,14 @@ def _signals(rules: CompiledRules, lead: Lead) -> Signals:
     return signals
 
 
-PAGES_KEPT = 65_536
+PAGES_KEPT = 4_096
 
 
 def _page_product(rules: CompiledRules, page_url: str) -> str | None:
     """The product of the first URL pattern the page matches. Leads come from the same
     pages again and again, so the answer is kept per rule version, for up to
-    PAGES_KEPT pages (then the whole table is dropped and filled again)."""
+    PAGES_KEPT pages (then the whole table is dropped and filled again; a URL can be
+    2,000 characters long, so the table stays under about 8 MB)."""
     pages: dict[str, str | None] | None = rules.memo.get("pages")
     if pages is None:
         pages = rules.memo["pages"] = {}
