@@ -1,6 +1,6 @@
 """`python -m bench [decisions|batch|http|compile|profile|generate]`: run and print tables.
 
-Without a sub-command every part runs in turn (about half an hour on two cores).
+Without a sub-command every part runs in turn (15 to 40 minutes on two cores, by the machine).
 Results go to bench/out/<part>.json as well; see bench/README.md.
 """
 
