@@ -7,11 +7,15 @@ import datetime as dt
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Annotated, Any
 
 import httpx
 import pytest
+from fastapi import Depends, FastAPI
 
+from router.api import errors
 from router.api.app import create_app
+from router.api.deps import no_unknown_query
 from router.settings import Settings
 from tests.casebook import CASES
 from tests.http import asgi_client
@@ -563,6 +567,90 @@ async def test_a_trace_flag_that_is_not_a_boolean_is_named_and_nothing_is_decide
     assert batch.status_code == 422
     assert batch.json()["problems"][0]["field"] == "query.trace"
     assert await loads(client) == {"ada": 0, "ben": 0}
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "field", "message"),
+    [
+        (
+            "post",
+            "/v1/route?tracee=true",
+            "query.tracee",
+            "is not a query parameter of /v1/route (it takes trace)",
+        ),
+        (
+            "post",
+            "/v1/route?trace=true&trace=false",
+            "query.trace",
+            "is given 2 times; give it once",
+        ),
+        (
+            "post",
+            "/v1/route/batch?dry_run=1",
+            "query.dry_run",
+            "is not a query parameter of /v1/route/batch (it takes trace)",
+        ),
+        (
+            "post",
+            "/v1/explain?trace=false",
+            "query.trace",
+            "is not a query parameter of /v1/explain (it takes none)",
+        ),
+        (
+            "get",
+            "/v1/rules?verbose=1",
+            "query.verbose",
+            "is not a query parameter of /v1/rules (it takes none)",
+        ),
+        (
+            "get",
+            "/v1/reps/ada?day=2026-12-02",
+            "query.day",
+            "is not a query parameter of /v1/reps/ada (it takes none)",
+        ),
+    ],
+)
+async def test_a_query_parameter_the_endpoint_does_not_take_is_named_and_nothing_is_decided(
+    client: httpx.AsyncClient, method: str, url: str, field: str, message: str
+) -> None:
+    lead = {"id": "Q1", **WEST}
+    body = {"leads": [lead]} if "batch" in url else lead
+    if method == "post":
+        response = await client.post(url, json=body)
+    else:
+        response = await client.get(url)
+    assert response.status_code == 422
+    assert response.json() == {
+        "error": "invalid request",
+        "problems": [{"field": field, "message": message}],
+    }
+    assert await loads(client) == {"ada": 0, "ben": 0}
+
+
+async def _page(size: int = 10) -> int:
+    return size
+
+
+async def _items(number: Annotated[int, Depends(_page)], sort: str = "name") -> list[Any]:
+    return [number, sort]
+
+
+async def test_a_route_that_declares_a_query_parameter_takes_it() -> None:
+    """The app-wide check reads what each route declares, its dependencies' included."""
+    app = FastAPI(dependencies=[Depends(no_unknown_query)])
+    errors.install(app)
+    app.get("/items")(_items)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.get("/items?size=3&sort=id")).json() == [3, "id"]
+        refused = await client.get("/items?size=3&limit=5")
+    assert refused.status_code == 422
+    assert refused.json()["problems"] == [
+        {
+            "field": "query.limit",
+            "message": "is not a query parameter of /items (it takes sort, size)",
+        }
+    ]
 
 
 @pytest.mark.parametrize(

@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from router.api import errors, health, reps, routing, rules
+from router.api.deps import no_unknown_query
 from router.api.hot import HotRoutes
 from router.api.limits import BodyLimit
 from router.ruleset.compiler import compile_rules
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Product-aware lead routing: territories, carve-out models and overlays.",
         lifespan=lifespan,
+        dependencies=[Depends(no_unknown_query)],
     )
     # Added first, so that it runs inside the body limit.
     app.add_middleware(HotRoutes, endpoints=routing.HOT)

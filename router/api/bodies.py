@@ -39,6 +39,21 @@ def is_json(content_type: str | None) -> bool:
     return subtype == "json" or subtype.endswith("+json")
 
 
+def unknown_query(request: Request, known: tuple[str, ...], errors: list[Any]) -> None:
+    """Name every query parameter the endpoint does not take, and any it takes that
+    is given more than once: nothing a caller sends is silently dropped."""
+    params = request.query_params
+    takes = f"it takes {', '.join(known)}" if known else "it takes none"
+    for name in dict.fromkeys(params.keys()):
+        if name not in known:
+            why = f"is not a query parameter of {request.url.path} ({takes})"
+        elif len(params.getlist(name)) > 1:
+            why = f"is given {len(params.getlist(name))} times; give it once"
+        else:
+            continue
+        errors.append({"type": "value_error", "loc": ("query", name), "msg": why, "input": None})
+
+
 def flag(request: Request, name: str, errors: list[Any]) -> bool:
     """A boolean query parameter, false when absent; a bad value adds an error."""
     raw = request.query_params.get(name)

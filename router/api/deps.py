@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 
+from router.api.bodies import unknown_query
 from router.service import Router
 
 
@@ -14,3 +16,26 @@ async def get_router(request: Request) -> Router:
 
 
 RouterDep = Annotated[Router, Depends(get_router)]
+
+
+async def no_unknown_query(request: Request) -> None:
+    """Refuse query parameters a route does not declare (an app-wide dependency; the
+    routing endpoints, served ahead of FastAPI, check their own)."""
+    if not request.query_params:
+        return
+    route = request.scope.get("route")
+    known = tuple(_query_names(getattr(route, "dependant", None)))
+    errors: list[Any] = []
+    unknown_query(request, known, errors)
+    if errors:
+        raise RequestValidationError(errors)
+
+
+def _query_names(dependant: Any) -> list[str]:
+    """The query parameters a route declares, its dependencies' included."""
+    if dependant is None:
+        return []
+    names = [param.alias for param in dependant.query_params]
+    for sub in dependant.dependencies:
+        names.extend(_query_names(sub))
+    return names

@@ -14,7 +14,7 @@ from typing import Any, cast
 from fastapi import APIRouter, Request, Response
 from pydantic_core import to_json
 
-from router.api.bodies import body_of, flag
+from router.api.bodies import body_of, flag, unknown_query
 from router.api.schemas import ERRORS, BatchRequest, BatchResponse, Decision, ErrorBody
 from router.leads import Lead
 from router.service import Router
@@ -72,6 +72,7 @@ def answer(body: Any) -> Response:
 async def route(request: Request) -> Response:
     """Decide the primary rep and overlay specialists; a retry gets the stored decision."""
     errors: list[Any] = []
+    unknown_query(request, ("trace",), errors)
     trace = flag(request, "trace", errors)
     lead = await body_of(request, Lead, errors)
     return answer(await router_of(request).route(lead, with_trace=trace))
@@ -88,6 +89,7 @@ async def route_batch(request: Request) -> Response:
     """Every lead is read before any is decided; a lead that gets no decision has an
     error entry in its place (409: id reused; 503: the state stopped answering)."""
     errors: list[Any] = []
+    unknown_query(request, ("trace",), errors)
     trace = flag(request, "trace", errors)
     batch = await body_of(request, BatchRequest, errors)
     decisions = await router_of(request).route_batch(batch.leads, with_trace=trace)
@@ -103,7 +105,9 @@ async def route_batch(request: Request) -> Response:
 )
 async def explain(request: Request) -> Response:
     """The decision the lead would get now, with its trace; no state changes."""
-    lead = await body_of(request, Lead, [])
+    errors: list[Any] = []
+    unknown_query(request, (), errors)  # the trace is always there: no ?trace to read
+    lead = await body_of(request, Lead, errors)
     return answer(await router_of(request).explain(lead))
 
 
