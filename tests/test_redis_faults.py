@@ -146,7 +146,10 @@ async def test_routing_answers_503_while_redis_is_away_and_recovers_without_rest
             await asyncio.sleep(1.0)
             status, seconds = await readiness(client)
             assert status == 503 and seconds < BOUND
-            assert (await client.get("/readyz")).json()["status"] == "unavailable"
+            body = (await client.get("/readyz")).json()
+            assert body["status"] == "unavailable"
+            where = f"Redis at 127.0.0.1:{own_redis.port} cannot be reached (ping): "
+            assert body["reason"].startswith(where), body["reason"]
             restarted = time.monotonic()
             await asyncio.to_thread(own_redis.start)  # same port, same directory
             await recovered(client)

@@ -28,18 +28,33 @@ async def healthz() -> dict[str, str]:
     summary="Readiness",
     responses={
         **example({"status": "ready", "state": "redis", "rules_version": "e1aaaf075ba1"}),
-        503: {"description": "The shared state cannot be reached"},
+        503: {
+            "description": "The shared state cannot be reached; `reason` says why",
+            "content": {
+                "application/json": {
+                    "example": {
+                        "status": "unavailable",
+                        "state": "redis",
+                        "rules_version": "e1aaaf075ba1",
+                        "reason": "Redis at 127.0.0.1:6379 cannot be reached (ping): "
+                        "Connection refused",
+                    }
+                }
+            },
+        },
     },
 )
 async def readyz(router: RouterDep) -> JSONResponse:
     """Rules are loaded and the state answers."""
-    ready = await router.state.ping()
+    problem = await router.state.problem()
     body = {
-        "status": "ready" if ready else "unavailable",
+        "status": "ready" if problem is None else "unavailable",
         "state": router.state.kind,
         "rules_version": router.rules.version,
     }
-    return JSONResponse(body, status_code=200 if ready else 503)
+    if problem is not None:
+        body["reason"] = problem
+    return JSONResponse(body, status_code=200 if problem is None else 503)
 
 
 @routes.get(

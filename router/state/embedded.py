@@ -216,5 +216,8 @@ class EmbeddedState:
     async def ping(self) -> bool:
         return True
 
+    async def problem(self) -> str | None:
+        return None
+
     async def close(self) -> None:
         return None

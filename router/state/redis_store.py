@@ -196,10 +196,16 @@ class RedisState:
         return int(raw or 0)
 
     async def ping(self) -> bool:
+        return await self.problem() is None
+
+    async def problem(self) -> str | None:
         try:
-            return bool(await self._run("ping", self.client.ping))
-        except (StateUnavailable, redis_errors.RedisError):
-            return False
+            answered = await self._run("ping", self.client.ping)
+        except StateUnavailable as error:
+            return str(error)
+        except redis_errors.RedisError as error:
+            return f"Redis at {self.where} answered PING with an error: {error}"
+        return None if answered else f"Redis at {self.where} did not answer PING"
 
     async def close(self) -> None:
         await self.client.aclose()
