@@ -431,10 +431,11 @@ async def test_rep_at_capacity_is_shown_as_not_available(client: httpx.AsyncClie
 @pytest.mark.parametrize(
     ("content", "content_type", "message"),
     [
+        (b'{"id": "\xff"}', "application/json", "is not UTF-8 text (byte 9 cannot be read)"),
         (
-            b'{"id": "\xff"}',
+            b'{"id": "T1", "attributes": {"a": ' + b"[" * 1500 + b"]" * 1500 + b"}}",
             "application/json",
-            "could not be read as JSON (not UTF-8, nested too deeply, or a number too long)",
+            "could not be read as JSON: it is nested too deeply to read",
         ),
         (
             b'{"id": "T1"}',
@@ -448,7 +449,7 @@ async def test_rep_at_capacity_is_shown_as_not_available(client: httpx.AsyncClie
         ),
         (b'["id"]', "application/json", "must be a JSON object"),
     ],
-    ids=["not-utf8", "text-plain", "text-json", "array"],
+    ids=["not-utf8", "too-deep", "text-plain", "text-json", "array"],
 )
 async def test_unreadable_bodies_get_422_naming_the_body(
     client: httpx.AsyncClient, content: bytes, content_type: str, message: str
@@ -461,6 +462,24 @@ async def test_unreadable_bodies_get_422_naming_the_body(
         "error": "invalid request",
         "problems": [{"field": "body", "message": message}],
     }
+
+
+async def test_a_number_too_long_to_read_is_named_and_nothing_is_decided() -> None:
+    app = create_app(Settings(rules_dir=CASES / "order"))
+    async with asgi_client(app) as client:
+        body = b'{"id": "T1", "employees": ' + b"9" * 5000 + b"}"
+        response = await client.post(
+            "/v1/route", content=body, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 422
+        assert response.json()["problems"] == [
+            {
+                "field": "body",
+                "message": "could not be read as JSON: it holds a number with too many "
+                "digits to read (over 4,300)",
+            }
+        ]
+        assert await loads(client) == {"ada": 0, "ben": 0}
 
 
 async def test_unknown_paths_and_methods_answer_in_the_same_error_shape(

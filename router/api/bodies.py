@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from starlette.exceptions import HTTPException
+
+from router.leadfiles import unreadable_json
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -101,8 +102,8 @@ def as_fastapi_reads(body: bytes, json_type: bool, model: type[Model], errors: l
                 "ctx": {"error": error.msg},
             }
             raise RequestValidationError([invalid]) from error
-        except Exception as error:  # not UTF-8, nested too deeply, a number too long
-            raise HTTPException(400, "There was an error parsing the body") from error
+        except (ValueError, RecursionError) as error:
+            raise RequestValidationError([unreadable(error)]) from error
     try:
         parsed = model.model_validate(data, from_attributes=True)
     except ValidationError as error:
@@ -110,6 +111,15 @@ def as_fastapi_reads(body: bytes, json_type: bool, model: type[Model], errors: l
     if errors:
         raise RequestValidationError(errors)
     return parsed
+
+
+def unreadable(error: ValueError | RecursionError) -> dict[str, Any]:
+    """What the standard reader could not read, beyond a syntax error, as a body error."""
+    if isinstance(error, UnicodeDecodeError):
+        why = f"is not UTF-8 text (byte {error.start + 1} cannot be read)"
+    else:
+        why = f"could not be read as JSON: {unreadable_json(error)}"
+    return {"type": "value_error", "loc": ("body",), "msg": why, "input": None}
 
 
 def in_body(errors: list[Any]) -> list[Any]:
