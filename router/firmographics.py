@@ -84,9 +84,13 @@ def _parse_text(text: str) -> Decimal | None:
 
 
 def _check_number(value: int | float, expected: str) -> None:
-    if isinstance(value, bool) or value < 0:
-        raise FigureError(f"{_shown(value)} is not {expected}")
     if isinstance(value, float) and not math.isfinite(value):
+        # A JSON number such as 1e400 is read as infinity: say so, not "inf".
+        if math.isnan(value):
+            raise FigureError(f"NaN is not {expected}")
+        sign = "minus " if value < 0 else ""
+        raise FigureError(f"{sign}infinity (a number beyond 1.8e308) is not {expected}")
+    if isinstance(value, bool) or value < 0:
         raise FigureError(f"{_shown(value)} is not {expected}")
     if value > LIMIT:
         raise FigureError(f"{_shown(value)} is too large to be {expected}")

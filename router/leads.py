@@ -224,7 +224,9 @@ def _reason(item: Any, hint: str) -> str:
         return "is not valid Unicode text (it holds a lone surrogate)"
     if kind == "value_error":
         return str(item.get("msg", "is invalid")).removeprefix("Value error, ")
-    shown = repr(item.get("input"))
+    sent = item.get("input")
+    # Text is quoted as before; anything else as JSON writes it (true, null, [1]).
+    shown = repr(sent) if isinstance(sent, str) else json.dumps(sent, default=repr)
     if len(shown) > 80:
         shown = shown[:77] + "..."
     if kind.endswith("_type") and item["loc"][-1] in ("int", "float"):

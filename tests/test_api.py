@@ -121,7 +121,7 @@ async def test_reused_id_with_another_payload_gets_409_and_changes_nothing(
         ),
         (
             {"id": "L2", "country": ["US"]},
-            [{"field": "country", "message": "Input should be a valid string (got ['US'])"}],
+            [{"field": "country", "message": 'Input should be a valid string (got ["US"])'}],
         ),
         (
             {"id": "L2", "employees": "lots", "deal_size": "much"},
@@ -147,6 +147,27 @@ async def test_invalid_lead_gets_422_naming_each_field(
     response = await client.post("/v1/route", json=body)
     assert response.status_code == 422
     assert response.json() == {"error": "invalid request", "problems": problems}
+    assert await loads(client) == {"ada": 0, "ben": 0}
+
+
+async def test_figures_are_named_as_the_json_sent_them(client: httpx.AsyncClient) -> None:
+    """1e400 is read as infinity and said so; a JSON true is shown as true, not True."""
+    body = b'{"id": "L4", "employees": 1e400, "annual_revenue": true}'
+    response = await client.post(
+        "/v1/route", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["problems"] == [
+        {
+            "field": "employees",
+            "message": "infinity (a number beyond 1.8e308) is not a number of employees "
+            '(expected e.g. 1200, "1,200", "5k")',
+        },
+        {
+            "field": "annual_revenue",
+            "message": 'must be a number or text such as "1,200" or "5M" (got true)',
+        },
+    ]
     assert await loads(client) == {"ada": 0, "ben": 0}
 
 

@@ -64,8 +64,9 @@ def test_missing_employee_count_is_none(value: str | None) -> None:
         (True, "True"),
         (-1, "-1"),
         (1.5, "1.5"),
-        (float("nan"), "nan"),
-        (float("inf"), "inf"),
+        (float("nan"), "NaN"),
+        (float("inf"), "infinity (a number beyond 1.8e308)"),
+        (float("-inf"), "minus infinity (a number beyond 1.8e308)"),
     ],
 )
 def test_invalid_employee_counts_raise_naming_the_value(
@@ -119,8 +120,8 @@ def test_missing_money_amount_is_none(value: str | None) -> None:
         ("-5M", "'-5M'"),
         (False, "False"),
         (-1, "-1"),
-        (float("nan"), "nan"),
-        (float("-inf"), "-inf"),
+        (float("nan"), "NaN"),
+        (float("-inf"), "minus infinity (a number beyond 1.8e308)"),
     ],
 )
 def test_invalid_money_amounts_raise_naming_the_value(value: int | float | str, shown: str) -> None:

@@ -148,7 +148,7 @@ def test_unreadable_figures_are_refused_with_every_other_bad_field() -> None:
     [
         (
             {"employees": True},
-            ("employees", 'must be a number or text such as "1,200" or "5M" (got True)'),
+            ("employees", 'must be a number or text such as "1,200" or "5M" (got true)'),
         ),
         (
             {"employees": "9" * 101},
