@@ -134,8 +134,8 @@ class Lead(BaseModel):
     attributes: dict[str, Any] = Field(default_factory=dict, max_length=200)
 
     def sent(self) -> Sent:
-        """What the caller sent, as plain values: kept by the state to tell a retry
-        from a different lead, and hashed (`fingerprint_of`) only when needed."""
+        """What the caller sent, as plain values: hashed (`fingerprint_of`) to tell a
+        retry from a different lead, only by the steps that keep a decision."""
         attributes = self.attributes
         text = json.dumps(attributes, sort_keys=True, default=repr) if attributes else ""
         return _sent_values(self.__dict__), text
@@ -148,8 +148,7 @@ class Lead(BaseModel):
 _sent_values = operator.itemgetter(*(name for name in Lead.model_fields if name != "attributes"))
 
 # A lead as sent: its values (strings, numbers and None, in the model's field order) and
-# its attributes as JSON with sorted keys ("" when it has none). Only strings, numbers
-# and None inside: the garbage collector stops tracking tuples of such values.
+# its attributes as JSON with sorted keys ("" when it has none).
 Sent = tuple[tuple[Any, ...], str]
 
 

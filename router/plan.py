@@ -67,8 +67,8 @@ class Sticky:
 @dataclass(slots=True)
 class Plan:
     """Everything the state needs for one lead. `sent` is the lead as sent, hashed into
-    its fingerprint only by a state that needs the hash (the embedded state keeps
-    `sent` itself, and hashes it only when the same lead id comes again)."""
+    its fingerprint only by a step that keeps the decision (a preview, `explain` of a
+    new lead, or `router simulate` never needs the hash)."""
 
     lead_id: str
     sent: Sent

@@ -213,6 +213,20 @@ async def test_round_robin_takes_each_rep_in_turn(state: State) -> None:
     assert await sequence(state, [east] * 7) == ["eve", "fay", "gus", "eve", "fay", "gus", "eve"]
 
 
+async def test_a_rep_listed_twice_in_a_pool_earns_once_per_lead(state: State) -> None:
+    """An overlay group can list a specialist twice (two entries covering one region):
+    each lead reads every credit as stored before it, on every state alike."""
+    group = pool(rep("nadia"), rep("isabel"), rep("nadia"), method="round_robin")
+    assert await sequence(state, [group] * 6) == [
+        "nadia",
+        "isabel",
+        "nadia",
+        "isabel",
+        "nadia",
+        "isabel",
+    ]
+
+
 async def test_weighted_70_30_sequence(state: State) -> None:
     expected = ["ada", "ben", "ada", "ada", "ada", "ben", "ada", "ada", "ben", "ada"]
     assert await sequence(state, [WEST] * 10) == expected

@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-from router.leads import Sent, fingerprint_of
 from router.plan import Candidate, Outcome, Pick, Plan, Via
 from router.state import rotation
 from router.state.base import (
@@ -31,13 +30,13 @@ Packed = tuple[
 ]
 
 
-# A decided lead: (the lead as sent, decision id, decided at, rule version, packed
-# outcome, expiry in epoch seconds). The lead is kept as sent rather than hashed: the
-# hash is worked out only when the same lead id comes again (or is recalled), which
-# keeps it off the path of every fresh decision. A plain tuple of strings, numbers and
-# tuples of them: the garbage collector stops tracking such tuples (not subclasses,
-# such as a NamedTuple), so the decisions kept for replays do not lengthen its full passes.
-_Record = tuple[Sent, str, str, str, Packed, float]
+# A decided lead: (fingerprint, decision id, decided at, rule version, packed outcome,
+# expiry in epoch seconds). The fingerprint, not the lead: a record stays a few hundred
+# bytes whatever the lead carried, for the whole replay window. A plain tuple of
+# strings, numbers and tuples of them: the garbage collector stops tracking such tuples
+# (not subclasses, such as a NamedTuple), so the decisions kept for replays do not
+# lengthen its full passes.
+_Record = tuple[str, str, str, str, Packed, float]
 EXPIRES: Final = 5
 
 
@@ -93,8 +92,8 @@ class EmbeddedState:
             del records[lead_id]
             record = None
         if record is not None:
-            sent, decision_id, decided_at, rules_version, packed, _ = record
-            if fingerprint_of(sent) != plan.fingerprint:
+            fingerprint, decision_id, decided_at, rules_version, packed, _ = record
+            if fingerprint != plan.fingerprint:
                 return Conflict(decision_id, decided_at)
             return Replayed(decision_id, decided_at, rules_version, unpack(packed))
         outcome = self._decide(plan, stamp.now, commit=True)
@@ -107,7 +106,7 @@ class EmbeddedState:
                 break
             del records[oldest]
         records[lead_id] = (
-            plan.sent,
+            plan.fingerprint,
             stamp.decision_id,
             stamp.decided_at,
             stamp.rules_version,
@@ -199,10 +198,8 @@ class EmbeddedState:
         record = self.records.get(lead_id)
         if record is None or record[EXPIRES] < time.time():
             return None
-        sent, decision_id, decided_at, rules_version, packed, _ = record
-        return Recalled(
-            fingerprint_of(sent), decision_id, decided_at, rules_version, unpack(packed)
-        )
+        fingerprint, decision_id, decided_at, rules_version, packed, _ = record
+        return Recalled(fingerprint, decision_id, decided_at, rules_version, unpack(packed))
 
     async def set_availability(self, rep_id: str, availability: Availability) -> None:
         self.availabilities[rep_id] = availability

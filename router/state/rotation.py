@@ -43,21 +43,26 @@ def available(
 
 
 def by_credit(kept: list[Candidate], credits: dict[str, float], write: bool) -> Candidate:
-    """The next rep by weighted credit; with `write`, the credits are brought up to
-    date in place (every kept rep earns its weight, the one picked pays the total)."""
+    """The next rep by weighted credit; with `write`, `credits` is brought up to date
+    (every kept rep earns its weight, the one picked pays the total).
+
+    Every credit is read from `credits` as it was before this lead, and the new ones
+    are written at the end, as decide.lua does: a rep listed twice in one pool earns
+    once, from the same stored credit.
+    """
     total = 0.0
-    best = kept[0]
-    best_credit = 0.0
-    for number, candidate in enumerate(kept):
-        weight = candidate.weight
-        credit = credits.get(candidate.rep, 0.0) + weight
-        if write:
-            credits[candidate.rep] = credit
-        total += weight
-        if number == 0 or credit > best_credit:
-            best, best_credit = candidate, credit
+    updated: dict[str, float] = {}
+    best: Candidate | None = None
+    for candidate in kept:
+        credit = credits.get(candidate.rep, 0.0) + candidate.weight
+        updated[candidate.rep] = credit
+        total += candidate.weight
+        if best is None or credit > updated[best.rep]:
+            best = candidate
+    assert best is not None
+    updated[best.rep] -= total
     if write:
-        credits[best.rep] = best_credit - total
+        credits.update(updated)
     return best
 
 
