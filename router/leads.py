@@ -19,6 +19,7 @@ from pydantic import (
     StrictInt,
     StringConstraints,
 )
+from pydantic_core import to_json
 
 from router import domains, geo
 from router.firmographics import FigureError, parse_count, parse_money
@@ -155,14 +156,15 @@ Sent = tuple[tuple[Any, ...], str]
 def fingerprint_of(sent: Sent) -> str:
     """A hash of what the caller sent, to tell a retry from a different lead.
 
-    Values keep their type (1200 and "1200" differ); the same payload gives
-    the same hash in every process, whatever the order of its fields.
+    Values keep their type (1200, 1200.0 and "1200" differ); the same payload gives
+    the same hash in every process, whatever the order of its fields. The values are
+    written as one JSON array by pydantic-core, several times faster than `repr`.
     """
     values, attributes = sent
-    text = repr(values)
+    text = to_json(values)
     if attributes:
-        text += "\x1f" + attributes
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+        text += b"\x1f" + attributes.encode()
+    return hashlib.blake2b(text, digest_size=16).hexdigest()
 
 
 def field_problems(

@@ -177,8 +177,8 @@ async def test_the_record_keeps_the_outcome_and_the_rule_version_not_a_body(
     await state.execute(plan("L1", WEST, fingerprint="fp-1"), first)
     record = await raw.hgetall(namespace(rules_name) + "lead:L1")
     assert record == {
-        # the blake2b hash (16 bytes) of repr(("fp-1",)): the plan's lead as sent
-        "fingerprint": "cae99815597985b8e90265839cc4ade4",
+        # the blake2b hash (16 bytes) of the JSON ["fp-1"]: the plan's lead as sent
+        "fingerprint": "e9f70578a4e27ef61cf0de4ada2fccbe",
         "decision_id": first.decision_id,
         "decided_at": first.decided_at,
         "rules_version": "3f9a1c2b7d4e",

@@ -164,8 +164,8 @@ async def test_recall_answers_what_a_replay_would_and_changes_nothing(state: Sta
     first = await state.execute(plan("L1", WEST, fingerprint="fp-1"), first_stamp)
     assert first == Fresh(Outcome(primary="ada", via="pool", skipped=skipped))
     assert await state.recall("L1") == Recalled(
-        # the blake2b hash (16 bytes) of repr(("fp-1",)): the plan's lead as sent
-        "cae99815597985b8e90265839cc4ade4",
+        # the blake2b hash (16 bytes) of the JSON ["fp-1"]: the plan's lead as sent
+        "e9f70578a4e27ef61cf0de4ada2fccbe",
         first_stamp.decision_id,
         first_stamp.decided_at,
         "3f9a1c2b7d4e",
