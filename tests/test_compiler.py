@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -386,3 +387,26 @@ def test_an_alias_that_refers_to_itself_is_a_problem_not_a_crash(tmp_path: Path)
 def test_files_with_only_comments_or_a_document_marker_are_empty(tmp_path: Path) -> None:
     rules = write(tmp_path, **{"notes.yaml": "# nothing yet\n---\n", "blank.yaml": ""})
     assert compile_rules(rules).counts()["territories"] == 3
+
+
+def test_a_specialist_listed_twice_for_one_place_is_refused(tmp_path: Path) -> None:
+    """Twice in one place's group would count the rep's weight twice in its rotation."""
+    rules = tmp_path / "rules"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "rules", rules)
+    overlays = (rules / "overlays.yaml").read_text()
+    overlays = overlays.replace(
+        "          countries: [US, CA]\n",
+        "          countries: [US, CA]\n"
+        "        - rep: nadia-petrova\n"
+        "          regions: [US-WA, US-NY]\n"
+        "        - rep: anika-sharma\n"
+        "          anywhere: true\n",
+        1,
+    )
+    (rules / "overlays.yaml").write_text(overlays)
+    assert problems(rules) == [
+        "rules/overlays.yaml:42: overlays[0].pool.specialists[2].regions: 'nadia-petrova' "
+        "is listed twice for US-WA",
+        "rules/overlays.yaml:49: overlays[0].pool.specialists[5].anywhere: 'anika-sharma' "
+        "is listed twice for anywhere",
+    ]

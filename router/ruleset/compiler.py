@@ -728,12 +728,22 @@ class _Compiler:
                 self.report((*where, "rep"), specialist.rep, f"does not carry {overlay.product}")
             else:
                 weights[specialist.rep] = card.weights[overlay.product]
-            for country in self.countries((*where, "countries"), specialist.countries):
-                by_country[country].append(specialist.rep)
-            for region in self.regions((*where, "regions"), specialist.regions):
-                by_region[region].append(specialist.rep)
+            groups = [
+                (by_country[c], (*where, "countries"), c)
+                for c in self.countries((*where, "countries"), specialist.countries)
+            ]
+            groups += [
+                (by_region[r], (*where, "regions"), r)
+                for r in self.regions((*where, "regions"), specialist.regions)
+            ]
             if specialist.anywhere:
-                anywhere.append(specialist.rep)
+                groups.append((anywhere, (*where, "anywhere"), "anywhere"))
+            for group, place_at, place in groups:
+                if specialist.rep in group:
+                    # Twice in one group would count the rep's weight twice in the rotation.
+                    self.report(place_at, specialist.rep, f"is listed twice for {place}")
+                else:
+                    group.append(specialist.rep)
             if not (specialist.countries or specialist.regions or specialist.anywhere):
                 self.report(
                     where,
