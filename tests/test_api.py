@@ -38,6 +38,12 @@ async def next_pick(client: httpx.AsyncClient) -> str:
     return str(response.json()["primary"]["id"])
 
 
+async def post_bytes(client: httpx.AsyncClient, body: bytes) -> httpx.Response:
+    """POST /v1/route with a body written by hand, as application/json."""
+    headers = {"content-type": "application/json"}
+    return await client.post("/v1/route", content=body, headers=headers)
+
+
 async def loads(client: httpx.AsyncClient) -> dict[str, int]:
     found = {}
     for rep in ("ada", "ben"):
@@ -153,9 +159,7 @@ async def test_invalid_lead_gets_422_naming_each_field(
 async def test_figures_are_named_as_the_json_sent_them(client: httpx.AsyncClient) -> None:
     """1e400 is read as infinity and said so; a JSON true is shown as true, not True."""
     body = b'{"id": "L4", "employees": 1e400, "annual_revenue": true}'
-    response = await client.post(
-        "/v1/route", content=body, headers={"content-type": "application/json"}
-    )
+    response = await post_bytes(client, body)
     assert response.status_code == 422
     assert response.json()["problems"] == [
         {
@@ -172,9 +176,7 @@ async def test_figures_are_named_as_the_json_sent_them(client: httpx.AsyncClient
 
 
 async def test_malformed_json_gets_422(client: httpx.AsyncClient) -> None:
-    response = await client.post(
-        "/v1/route", content=b'{"id": "L3",', headers={"content-type": "application/json"}
-    )
+    response = await post_bytes(client, b'{"id": "L3",')
     assert response.status_code == 422
     [problem] = response.json()["problems"]
     assert problem["field"] == "body"
@@ -489,9 +491,7 @@ async def test_a_number_too_long_to_read_is_named_and_nothing_is_decided() -> No
     app = create_app(Settings(rules_dir=CASES / "order"))
     async with asgi_client(app) as client:
         body = b'{"id": "T1", "employees": ' + b"9" * 5000 + b"}"
-        response = await client.post(
-            "/v1/route", content=body, headers={"content-type": "application/json"}
-        )
+        response = await post_bytes(client, body)
         assert response.status_code == 422
         assert response.json()["problems"] == [
             {
@@ -539,9 +539,7 @@ async def test_a_lone_surrogate_in_the_id_is_refused_before_anything_is_stored(
     client: httpx.AsyncClient,
 ) -> None:
     body = b'{"id": "L\\udfff", "country": "US", "region": "WA"}'
-    response = await client.post(
-        "/v1/route", content=body, headers={"content-type": "application/json"}
-    )
+    response = await post_bytes(client, body)
     assert response.status_code == 422
     assert response.json()["problems"] == [
         {"field": "id", "message": "is not valid Unicode text (it holds a lone surrogate)"}
@@ -734,9 +732,7 @@ async def test_a_json_body_with_a_byte_order_mark_or_a_charset_is_read(
     client: httpx.AsyncClient,
 ) -> None:
     body = b'\xef\xbb\xbf{"id": "BOM1", "country": "US", "region": "WA"}'
-    response = await client.post(
-        "/v1/route", content=body, headers={"content-type": "application/json"}
-    )
+    response = await post_bytes(client, body)
     assert response.status_code == 200 and response.json()["lead_id"] == "BOM1"
     charset = {"content-type": "application/json; charset=utf-8"}
     response = await client.post("/v1/route", content=b'{"id": "CS1"}', headers=charset)
