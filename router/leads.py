@@ -65,6 +65,28 @@ Count = Annotated[RawFigure, AfterValidator(_readable_count)]
 Money = Annotated[RawFigure, AfterValidator(_readable_money)]
 
 
+ATTRIBUTES_DEPTH = 32
+
+
+def _shallow(attributes: dict[str, Any]) -> dict[str, Any]:
+    """Attributes nest at most ATTRIBUTES_DEPTH levels: a lead is stored and may be read
+    again (for a retry's fingerprint) from deeper in the stack than when it came in,
+    and a structure near Python's recursion limit would then fail on the retry."""
+    level: list[Any] = [attributes]
+    depth = 0
+    while level:
+        depth += 1
+        if depth > ATTRIBUTES_DEPTH:
+            raise ValueError(f"are nested more than {ATTRIBUTES_DEPTH} levels deep; flatten them")
+        level = [
+            child
+            for value in level
+            for child in (value.values() if isinstance(value, dict) else value)
+            if isinstance(child, dict | list)
+        ]
+    return attributes
+
+
 def _lead_id(value: object) -> object:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
@@ -132,7 +154,9 @@ class Lead(BaseModel):
     utm_campaign: Text | None = None
     page_url: Text | None = None
     deal_size: Money | None = None
-    attributes: dict[str, Any] = Field(default_factory=dict, max_length=200)
+    attributes: Annotated[dict[str, Any], Field(max_length=200), AfterValidator(_shallow)] = Field(
+        default_factory=dict
+    )
 
     def sent(self) -> Sent:
         """What the caller sent, as plain values: hashed (`fingerprint_of`) to tell a

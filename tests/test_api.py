@@ -175,6 +175,32 @@ async def test_figures_are_named_as_the_json_sent_them(client: httpx.AsyncClient
     assert await loads(client) == {"ada": 0, "ben": 0}
 
 
+@pytest.mark.parametrize("depth", [33, 150, 400])
+async def test_attributes_nested_too_deeply_are_refused_before_anything_is_stored(
+    client: httpx.AsyncClient, depth: int
+) -> None:
+    """A lead that nests deeper than 32 levels would be stored and then fail on a retry."""
+    nested = b"[" * (depth - 1) + b"]" * (depth - 1)
+    response = await post_bytes(client, b'{"id": "N1", "attributes": {"a": ' + nested + b"}}")
+    assert response.status_code == 422
+    assert response.json()["problems"] == [
+        {"field": "attributes", "message": "are nested more than 32 levels deep; flatten them"}
+    ]
+    assert await loads(client) == {"ada": 0, "ben": 0}
+
+
+async def test_attributes_32_levels_deep_are_kept_and_a_retry_replays(
+    client: httpx.AsyncClient,
+) -> None:
+    nested = b"[" * 31 + b"]" * 31
+    body = b'{"id": "N2", "country": "US", "region": "WA", "attributes": {"a": ' + nested + b"}}"
+    first = await post_bytes(client, body)
+    again = await post_bytes(client, body)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.json()["decision_id"] == first.json()["decision_id"]
+    assert again.json()["replayed"] is True
+
+
 async def test_malformed_json_gets_422(client: httpx.AsyncClient) -> None:
     response = await post_bytes(client, b'{"id": "L3",')
     assert response.status_code == 422
