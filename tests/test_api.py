@@ -699,6 +699,74 @@ async def _items(number: Annotated[int, Depends(_page)], sort: str = "name") -> 
     return [number, sort]
 
 
+async def test_probes_and_scrapers_may_add_query_parameters(client: httpx.AsyncClient) -> None:
+    for path in ("/healthz", "/readyz", "/metrics"):
+        assert (await client.get(f"{path}?cache=1700000000")).status_code == 200
+    assert (await client.head("/healthz?cache=1")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "content", "content_type", "problems"),
+    [
+        (
+            "post",
+            "/v1/route?x=1",
+            b'{"id": "B1"}',
+            "text/plain",
+            [
+                ("query.x", "is not a query parameter of /v1/route (it takes trace)"),
+                ("body", "send JSON with content-type: application/json (got text/plain)"),
+            ],
+        ),
+        (
+            "post",
+            "/v1/route?x=1",
+            b'{"id": "B1",\n "x"\x01}',
+            "application/json",
+            [
+                ("query.x", "is not a query parameter of /v1/route (it takes trace)"),
+                ("body", "the body is not valid JSON: Expecting ':' delimiter at line 2, column 5"),
+            ],
+        ),
+        (
+            "post",
+            "/v1/route",
+            '{"id": "B1"}'.encode("utf-16"),
+            "application/json",
+            [("body", "is not UTF-8 text (byte 1 cannot be read)")],
+        ),
+        (
+            "put",
+            "/v1/reps/ada/availability",
+            '{"note": "Zürich"}'.encode("latin-1"),
+            "application/json",
+            [("body", "is not UTF-8 text (byte 12 cannot be read)")],
+        ),
+        (
+            "put",
+            "/v1/reps/ada/availability",
+            b'{"note": ' + b"[" * 3000 + b"]" * 3000 + b"}",
+            "application/json",
+            [("body", "could not be read as JSON: it is nested too deeply to read")],
+        ),
+    ],
+    ids=["query-and-content-type", "query-and-syntax", "utf-16", "put-latin-1", "put-deep"],
+)
+async def test_every_problem_of_a_request_is_named_with_where_it_is(
+    method: str, url: str, content: bytes, content_type: str, problems: list[tuple[str, str]]
+) -> None:
+    app = create_app(Settings(rules_dir=CASES / "order"))
+    async with asgi_client(app) as client:
+        headers = {"content-type": content_type}
+        response = await getattr(client, method)(url, content=content, headers=headers)
+        assert response.status_code == 422
+        assert response.json()["problems"] == [
+            {"field": field, "message": message} for field, message in problems
+        ]
+        assert await loads(client) == {"ada": 0, "ben": 0}
+        assert (await client.get("/v1/reps/ada")).json()["available_now"] is True
+
+
 async def test_a_route_that_declares_a_query_parameter_takes_it() -> None:
     """The app-wide check reads what each route declares, its dependencies' included."""
     app = FastAPI(dependencies=[Depends(no_unknown_query)])

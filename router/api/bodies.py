@@ -92,18 +92,21 @@ def as_fastapi_reads(body: bytes, json_type: bool, model: type[Model], errors: l
     data: Any = body
     if json_type:
         try:
-            data = json.loads(body)
+            # UTF-8 only (a byte order mark is allowed), as the fast path reads it:
+            # json.loads alone would also take UTF-16 and UTF-32.
+            data = json.loads(body.decode("utf-8-sig"))
         except json.JSONDecodeError as error:
+            where = f"line {error.lineno}, column {error.colno}"
             invalid = {
                 "type": "json_invalid",
                 "loc": ("body", error.pos),
                 "msg": "JSON decode error",
                 "input": {},
-                "ctx": {"error": error.msg},
+                "ctx": {"error": f"{error.msg.removesuffix(' at')} at {where}"},
             }
-            raise RequestValidationError([invalid]) from error
+            raise RequestValidationError([*errors, invalid]) from error
         except (ValueError, RecursionError) as error:
-            raise RequestValidationError([unreadable(error)]) from error
+            raise RequestValidationError([*errors, unreadable(error)]) from error
     try:
         parsed = model.model_validate(data, from_attributes=True)
     except ValidationError as error:

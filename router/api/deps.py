@@ -18,10 +18,17 @@ async def get_router(request: Request) -> Router:
 RouterDep = Annotated[Router, Depends(get_router)]
 
 
+# Probes and scrapers may add parameters of their own (a cache-buster, a Prometheus
+# job's `params:`): refusing them would fail a liveness check and restart the pod.
+LENIENT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
 async def no_unknown_query(request: Request) -> None:
     """Refuse query parameters a route does not declare (an app-wide dependency; the
-    routing endpoints, served ahead of FastAPI, check their own)."""
-    if not request.query_params:
+    routing endpoints, served ahead of FastAPI, check their own). The health and
+    metrics endpoints ignore them, and FastAPI's own /docs pages are not routes that
+    take dependencies."""
+    if not request.query_params or request.url.path in LENIENT_PATHS:
         return
     route = request.scope.get("route")
     known = tuple(_query_names(getattr(route, "dependant", None)))

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from router.api.bodies import is_json
+from router.api.bodies import is_json, unreadable
 from router.api.limits import BodyTooLarge, too_large_body
 from router.leads import LeadError, field_problems
 from router.service import LeadConflict
@@ -35,7 +35,9 @@ def install(app: FastAPI) -> None:
         kind = request.headers.get("content-type", "")
         if not is_json(kind) and any(name == "body" for name, _ in problems):
             sent = kind or "no content type"
-            problems = [("body", f"send JSON with content-type: application/json (got {sent})")]
+            queries = [(name, why) for name, why in problems if name.startswith("query.")]
+            wrong = ("body", f"send JSON with content-type: application/json (got {sent})")
+            problems = [*queries, wrong]
         return invalid(problems)
 
     @app.exception_handler(StarletteHTTPException)
@@ -43,10 +45,12 @@ def install(app: FastAPI) -> None:
         if isinstance(error, BodyTooLarge):
             return Response(too_large_body(error.max_bytes), 413, media_type="application/json")
         if error.status_code == 400:
-            # FastAPI's answer to a body it could not decode: bad UTF-8, nesting too deep,
-            # a number too long to read.
-            why = "could not be read as JSON (not UTF-8, nested too deeply, or a number too long)"
-            return invalid([("body", why)])
+            # FastAPI's answer to a body it could not decode (bad UTF-8, nesting too
+            # deep, a number too long to read), raised from the reader's own error.
+            cause = error.__cause__
+            if isinstance(cause, ValueError | RecursionError):
+                return invalid([("body", unreadable(cause)["msg"])])
+            return invalid([("body", "could not be read as JSON")])
         body = {
             "error": HTTPStatus(error.status_code).phrase.lower(),
             "detail": {"explanation": str(error.detail)},
