@@ -658,7 +658,13 @@ async def test_a_trace_flag_that_is_not_a_boolean_is_named_and_nothing_is_decide
             "post",
             "/v1/explain?trace=false",
             "query.trace",
-            "is not a query parameter of /v1/explain (it takes none)",
+            "is not a query parameter of /v1/explain (it takes none: the trace is always included)",
+        ),
+        (
+            "post",
+            "/v1/route?=1",
+            'query.""',
+            "is not a query parameter of /v1/route (it takes trace)",
         ),
         (
             "get",

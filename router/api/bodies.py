@@ -40,11 +40,16 @@ def is_json(content_type: str | None) -> bool:
     return subtype == "json" or subtype.endswith("+json")
 
 
-def unknown_query(request: Request, known: tuple[str, ...], errors: list[Any]) -> None:
+def unknown_query(
+    request: Request, known: tuple[str, ...], errors: list[Any], why_none: str = ""
+) -> None:
     """Name every query parameter the endpoint does not take, and any it takes that
-    is given more than once: nothing a caller sends is silently dropped."""
+    is given more than once: nothing a caller sends is silently dropped. `why_none`
+    says why an endpoint takes none, where a caller could expect one."""
     params = request.query_params
     takes = f"it takes {', '.join(known)}" if known else "it takes none"
+    if why_none and not known:
+        takes += f": {why_none}"
     for name in dict.fromkeys(params.keys()):
         if name not in known:
             why = f"is not a query parameter of {request.url.path} ({takes})"
@@ -52,7 +57,8 @@ def unknown_query(request: Request, known: tuple[str, ...], errors: list[Any]) -
             why = f"is given {len(params.getlist(name))} times; give it once"
         else:
             continue
-        errors.append({"type": "value_error", "loc": ("query", name), "msg": why, "input": None})
+        shown = name or '""'  # `?=1` names no parameter
+        errors.append({"type": "value_error", "loc": ("query", shown), "msg": why, "input": None})
 
 
 def flag(request: Request, name: str, errors: list[Any]) -> bool:

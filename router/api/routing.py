@@ -106,7 +106,7 @@ async def route_batch(request: Request) -> Response:
 async def explain(request: Request) -> Response:
     """The decision the lead would get now, with its trace; no state changes."""
     errors: list[Any] = []
-    unknown_query(request, (), errors)  # the trace is always there: no ?trace to read
+    unknown_query(request, (), errors, why_none="the trace is always included")
     lead = await body_of(request, Lead, errors)
     return answer(await router_of(request).explain(lead))
 
