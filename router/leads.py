@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import operator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -68,22 +69,31 @@ Money = Annotated[RawFigure, AfterValidator(_readable_money)]
 ATTRIBUTES_DEPTH = 32
 
 
-def _shallow(attributes: dict[str, Any]) -> dict[str, Any]:
-    """Attributes nest at most ATTRIBUTES_DEPTH levels: a lead is stored and may be read
-    again (for a retry's fingerprint) from deeper in the stack than when it came in,
-    and a structure near Python's recursion limit would then fail on the retry."""
+def _plain_json(attributes: dict[str, Any]) -> dict[str, Any]:
+    """Attributes nest at most ATTRIBUTES_DEPTH levels and hold only finite numbers.
+
+    Depth: a lead is stored and may be read again (for a retry's fingerprint) from
+    deeper in the stack than when it came in, and a structure near Python's recursion
+    limit would then fail on the retry. Numbers: the JSON reader takes NaN and
+    Infinity, which are not JSON, and reads 1e400 as infinity, so that two different
+    payloads would look the same.
+    """
     level: list[Any] = [attributes]
     depth = 0
     while level:
         depth += 1
         if depth > ATTRIBUTES_DEPTH:
             raise ValueError(f"are nested more than {ATTRIBUTES_DEPTH} levels deep; flatten them")
-        level = [
-            child
-            for value in level
-            for child in (value.values() if isinstance(value, dict) else value)
-            if isinstance(child, dict | list)
-        ]
+        children: list[Any] = []
+        for value in level:
+            for child in value.values() if isinstance(value, dict) else value:
+                if isinstance(child, dict | list):
+                    children.append(child)
+                elif isinstance(child, float) and not math.isfinite(child):
+                    raise ValueError(
+                        "hold a number JSON cannot carry (NaN, Infinity, or one beyond 1.8e308)"
+                    )
+        level = children
     return attributes
 
 
@@ -154,8 +164,8 @@ class Lead(BaseModel):
     utm_campaign: Text | None = None
     page_url: Text | None = None
     deal_size: Money | None = None
-    attributes: Annotated[dict[str, Any], Field(max_length=200), AfterValidator(_shallow)] = Field(
-        default_factory=dict
+    attributes: Annotated[dict[str, Any], Field(max_length=200), AfterValidator(_plain_json)] = (
+        Field(default_factory=dict)
     )
 
     def sent(self) -> Sent:

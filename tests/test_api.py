@@ -189,6 +189,21 @@ async def test_attributes_nested_too_deeply_are_refused_before_anything_is_store
     assert await loads(client) == {"ada": 0, "ben": 0}
 
 
+@pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-1e400"])
+async def test_attributes_holding_a_number_json_cannot_carry_are_refused(
+    client: httpx.AsyncClient, number: bytes
+) -> None:
+    response = await post_bytes(client, b'{"id": "N3", "attributes": {"a": [1, ' + number + b"]}}")
+    assert response.status_code == 422
+    assert response.json()["problems"] == [
+        {
+            "field": "attributes",
+            "message": "hold a number JSON cannot carry (NaN, Infinity, or one beyond 1.8e308)",
+        }
+    ]
+    assert await loads(client) == {"ada": 0, "ben": 0}
+
+
 async def test_attributes_32_levels_deep_are_kept_and_a_retry_replays(
     client: httpx.AsyncClient,
 ) -> None:
