@@ -46,6 +46,8 @@ def unknown_query(
     """Name every query parameter the endpoint does not take, and any it takes that
     is given more than once: nothing a caller sends is silently dropped. `why_none`
     says why an endpoint takes none, where a caller could expect one."""
+    if not request.scope.get("query_string"):
+        return
     params = request.query_params
     takes = f"it takes {', '.join(known)}" if known else "it takes none"
     if why_none and not known:
