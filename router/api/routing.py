@@ -14,7 +14,7 @@ from typing import Any, cast
 from fastapi import APIRouter, Request, Response
 from pydantic_core import to_json
 
-from router.api.bodies import body_of, flag, unknown_query
+from router.api.bodies import Model, body_of, flag, unknown_query
 from router.api.schemas import ERRORS, BatchRequest, BatchResponse, Decision, ErrorBody
 from router.leads import Lead
 from router.service import Router
@@ -57,6 +57,15 @@ def router_of(request: Request) -> Router:
     return cast(Router, request.app.state.router)
 
 
+async def traced_body(request: Request, model: type[Model]) -> tuple[Model, bool]:
+    """The body as `model` and the `?trace` flag, the only query parameter taken;
+    every problem with either is reported at once."""
+    errors: list[Any] = []
+    unknown_query(request, ("trace",), errors)
+    trace = flag(request, "trace", errors)
+    return await body_of(request, model, errors), trace
+
+
 def answer(body: Any) -> Response:
     # pydantic's encoder writes what JSONResponse would (compact, UTF-8), several times faster.
     return Response(to_json(body), media_type="application/json")
@@ -71,10 +80,7 @@ def answer(body: Any) -> Response:
 )
 async def route(request: Request) -> Response:
     """Decide the primary rep and overlay specialists; a retry gets the stored decision."""
-    errors: list[Any] = []
-    unknown_query(request, ("trace",), errors)
-    trace = flag(request, "trace", errors)
-    lead = await body_of(request, Lead, errors)
+    lead, trace = await traced_body(request, Lead)
     return answer(await router_of(request).route(lead, with_trace=trace))
 
 
@@ -88,10 +94,7 @@ async def route(request: Request) -> Response:
 async def route_batch(request: Request) -> Response:
     """Every lead is read before any is decided; a lead that gets no decision has an
     error entry in its place (409: id reused; 503: the state stopped answering)."""
-    errors: list[Any] = []
-    unknown_query(request, ("trace",), errors)
-    trace = flag(request, "trace", errors)
-    batch = await body_of(request, BatchRequest, errors)
+    batch, trace = await traced_body(request, BatchRequest)
     decisions = await router_of(request).route_batch(batch.leads, with_trace=trace)
     return answer({"decisions": decisions})
 
