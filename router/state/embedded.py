@@ -134,11 +134,8 @@ class EmbeddedState:
         if plan.fixed is not None:
             taken = plan.fixed
             primary, via = taken.rep, "named"
-        elif sticky is not None:
-            owner = self.owners.get(sticky.key)
-            if owner is None:
-                pass
-            elif sticky.may_take(owner) and (unavailable is None or unavailable(owner) is None):
+        elif sticky is not None and (owner := self.owners.get(sticky.key)) is not None:
+            if sticky.may_take(owner) and (unavailable is None or unavailable(owner) is None):
                 primary, via = owner, "sticky"
                 taken = Candidate(owner, 1.0, None, sticky.day_of(owner))
             else:
