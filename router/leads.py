@@ -6,7 +6,6 @@ import hashlib
 import json
 import math
 import operator
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -390,39 +389,37 @@ def _place_of(
 def _read_place(
     country: str | None, region: str | None, postal_code: str | None, normal: NormalLead
 ) -> None:
-    lead = _Place(country, region, postal_code)
     notes = normal.notes
-    if lead.country:
-        normal.country = geo.country_code(lead.country)
+    if country:
+        normal.country = _country_code(country)
         if normal.country is None:
-            notes.append(f"country {lead.country!r} is not a known country: ignored")
-        elif normal.country != lead.country:
-            notes.append(f"country {lead.country!r} read as {normal.country}")
-    if lead.postal_code:
-        normal.postal = geo.postal_code(normal.country, lead.postal_code)
+            notes.append(f"country {country!r} is not a known country: ignored")
+        elif normal.country != country:
+            notes.append(f"country {country!r} read as {normal.country}")
+    if postal_code:
+        normal.postal = geo.postal_code(normal.country, postal_code)
         if normal.postal is None:
             where = f" for {normal.country}" if normal.country else ""
-            notes.append(f"postal code {lead.postal_code!r} is not valid{where}: ignored")
-        elif normal.country is None and _looks_like_zip(lead.postal_code):
+            notes.append(f"postal code {postal_code!r} is not valid{where}: ignored")
+        elif normal.country is None and _looks_like_zip(postal_code):
             normal.country = "US"
             notes.append(f"country US derived from ZIP {normal.postal}")
-        if normal.postal is not None and normal.postal != lead.postal_code:
-            notes.append(f"postal code {lead.postal_code!r} read as {normal.postal}")
-    if lead.region:
-        normal.region = geo.region_code(normal.country, lead.region)
+        if normal.postal is not None and normal.postal != postal_code:
+            notes.append(f"postal code {postal_code!r} read as {normal.postal}")
+    if region:
+        normal.region = _region_code(normal.country, region)
         if normal.region is None:
-            notes.append(f"region {lead.region!r} is not a known region: ignored")
+            notes.append(f"region {region!r} is not a known region: ignored")
         elif normal.country is None:
             normal.country = geo.region_country(normal.region)
             notes.append(f"country {normal.country} derived from region {normal.region}")
     _zip_state(normal)
 
 
-@dataclass(frozen=True, slots=True)
-class _Place:
-    country: str | None
-    region: str | None
-    postal_code: str | None
+# A place never seen before (most leads' postal codes are new) still has a country and
+# region seen many times: their readings are cached on their own.
+_country_code = lru_cache(maxsize=4096)(geo.country_code)
+_region_code = lru_cache(maxsize=16384)(geo.region_code)
 
 
 def _zip_state(normal: NormalLead) -> None:
