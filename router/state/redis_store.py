@@ -341,7 +341,7 @@ class RedisState:
                 "now": micros(now),
                 "record_ttl": self.window_ms,
                 "load_ttl": LOAD_TTL_SECONDS,
-                "fingerprint": plan.fingerprint,
+                "fingerprint": plan.fingerprint if stamp else "",  # a preview keeps nothing
                 "decision_id": stamp.decision_id if stamp else "",
                 "decided_at": stamp.decided_at if stamp else "",
                 "rules_version": stamp.rules_version if stamp else "",
