@@ -377,15 +377,18 @@ def _postal_lookup(
 
 def _pool_pick(
     rules: CompiledRules,
-    key: tuple[str, ...],
+    memo: dict[Any, Any],
+    key: Any,
     draft: Draft,
     pool: tuple[str, str, tuple[str, ...], tuple[float, ...], bool],
 ) -> tuple[Pick, tuple[str, ...]]:
     """The Pick for a pool: who in it may take a lead now, and notes on who may not.
 
     `pool` is (rotation, method, reps, weights, keeps working hours). The answer is
-    kept in rules.memo (per rule version, under `key`, which names the pool and the
-    weights; the callers look there first) for as long as it cannot change: until
+    kept in `memo` under `key` (a territory's pool keeps it in Pool.picks under the
+    product its weights come from; an overlay's in rules.memo under the overlay and
+    place; both live as long as the rule version, and the callers look there first)
+    for as long as it cannot change: until
     the earliest local midnight among the reps, and for a pool that keeps working
     hours, also until the end of the current minute (hours are whole minutes, and
     so are the reps' UTC offsets, which is checked). The same Pick is handed to
@@ -403,7 +406,7 @@ def _pool_pick(
             return found
         minute = float(int(stamp) // 60 * 60)
         start, end = max(start, minute), min(end, minute + 60)
-    rules.memo[key] = (start, end, found)
+    memo[key] = (start, end, found)
     return found
 
 
@@ -465,15 +468,14 @@ def _territory(rules: CompiledRules, draft: Draft) -> Pick | None:
     pool = territory.pool
     draft.method = "single" if len(pool.reps) == 1 else pool.method
     weights_from = product.weights_from
-    key = ("pool", pool.key, weights_from)
-    kept = rules.memo.get(key)
+    kept = pool.picks.get(weights_from)
     if kept is not None and kept[0] <= draft.stamp < kept[1]:
         pick, draft.skipped = kept[2]
         return pick  # type: ignore[no-any-return]
     weighted = pool.method == "weighted"
     rotation = f"{pool.key}:{weights_from}" if weighted else pool.key
     spec = (rotation, pool.method, pool.reps, pool.weights_for(weights_from), pool.working_hours)
-    pick, draft.skipped = _pool_pick(rules, key, draft, spec)
+    pick, draft.skipped = _pool_pick(rules, pool.picks, weights_from, draft, spec)
     return pick
 
 
@@ -531,7 +533,7 @@ def _overlays(rules: CompiledRules, draft: Draft) -> tuple[Pick, ...]:
             weights = tuple(overlay.weights.get(r, 1.0) if weighted else 1.0 for r in reps)
             rotation = f"overlay:{overlay.id}"
             spec = (rotation, overlay.method, reps, weights, overlay.working_hours)
-            pick, skipped = _pool_pick(rules, key, draft, spec)
+            pick, skipped = _pool_pick(rules, rules.memo, key, draft, spec)
         place = f"{level} {code}" if code else level
         fired.append((overlay, trigger))
         notes.append((overlay, trigger, place, skipped))

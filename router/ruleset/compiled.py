@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from array import array
 from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,6 +13,10 @@ from zoneinfo import ZoneInfo
 
 Method = Literal["round_robin", "weighted", "least_loaded"]
 Level = Literal["postal", "region", "country", "anywhere"]
+
+# Postal ranges of at most this many digits are looked up in a dense array
+# (10**5 positions, 400 kB, per table).
+DENSE_DIGITS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,9 @@ class Pool:
     reps: tuple[str, ...]
     weights: Mapping[str, tuple[float, ...]]
     working_hours: bool
+    # The engine's cache of who may take a lead now, per product the weights come from
+    # (engine._territory): kept on the pool, so that finding it touches no large table.
+    picks: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def weights_for(self, product: str) -> tuple[float, ...]:
         return self.weights.get(product) or (1.0,) * len(self.reps)
@@ -80,11 +88,14 @@ class Slot:
     """The territories that claim one place: one per industry, and one for any industry."""
 
     any_industry: TerritoryCard | None = None
-    by_industry: Mapping[str, TerritoryCard] = field(default_factory=dict)
+    # None when no territory claims the place for one industry (most places): then a
+    # pick reads nothing but the slot.
+    by_industry: Mapping[str, TerritoryCard] | None = None
 
     def pick(self, industry: str | None) -> TerritoryCard | None:
-        if industry is not None and self.by_industry:
-            found = self.by_industry.get(industry)
+        by_industry = self.by_industry
+        if industry is not None and by_industry is not None:
+            found = by_industry.get(industry)
             if found is not None:
                 return found
         return self.any_industry
@@ -92,19 +103,29 @@ class Slot:
 
 @dataclass(frozen=True, slots=True)
 class RangeTable:
-    """Non-overlapping postal ranges of one code length, sorted by their low bound."""
+    """Non-overlapping postal ranges of one code length, sorted by their low bound.
+
+    `dense`, for ranges of at most DENSE_DIGITS digits, holds every code's range
+    position (-1 for none), indexed by the code as a number: one array read instead
+    of a binary search over thousands of strings, each a likely cache miss in a large
+    rule set. Other codes are searched for.
+    """
 
     length: int
     lows: tuple[str, ...]
     highs: tuple[str, ...]
     slots: tuple[Slot, ...]
     ranks: tuple[int, ...]
+    dense: array[int] | None = field(default=None, compare=False, repr=False)
 
     def find(self, postal: str) -> int:
         """The position of the range holding the code, or -1."""
         if len(postal) < self.length:
             return -1
         head = postal[: self.length]
+        dense = self.dense
+        if dense is not None and head.isdigit() and head.isascii():
+            return dense[int(head)]
         index = bisect_right(self.lows, head) - 1
         if index >= 0 and head <= self.highs[index]:
             return index

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from typing import Any
 
 from router import geo
 from router.ruleset import schema
-from router.ruleset.compiled import GeoIndex, RangeTable, Slot, TerritoryCard
+from router.ruleset.compiled import DENSE_DIGITS, GeoIndex, RangeTable, Slot, TerritoryCard
 from router.ruleset.problems import Path
 
 Report = Callable[[Path, Any, str], None]
@@ -26,7 +27,7 @@ class _SlotDraft:
     def freeze(self) -> Slot:
         default = self.claims.get(ANY)
         by_industry = {k: v[0] for k, v in self.claims.items() if k != ANY}
-        return Slot(default[0] if default else None, by_industry)
+        return Slot(default[0] if default else None, by_industry or None)
 
 
 @dataclass
@@ -38,6 +39,25 @@ class _Range:
 
     def holder(self) -> str:
         return next(iter(self.draft.claims.values()))[0].id
+
+
+def _dense(length: int, bucket: list[_Range]) -> array[int] | None:
+    """Every code's range position for ranges of plain digits (RangeTable.dense), or None.
+
+    Ranges are filled in sorted order; they do not overlap (freeze reports any that do).
+    """
+    if length > DENSE_DIGITS:
+        return None
+    for found in bucket:
+        if not (found.low.isascii() and found.low.isdigit()):
+            return None
+        if not (found.high.isascii() and found.high.isdigit()):
+            return None
+    table: array[int] = array("i", [-1]) * 10**length
+    for position, found in enumerate(bucket):
+        low, high = int(found.low), int(found.high)
+        table[low : high + 1] = array("i", [position]) * (high + 1 - low)
+    return table
 
 
 @dataclass
@@ -232,6 +252,7 @@ class GeoClaims:
                     tuple(r.high for r in bucket),
                     tuple(r.draft.freeze() for r in bucket),
                     tuple(range_rank(r.low, r.high) for r in bucket),
+                    _dense(length, bucket),
                 )
             )
             self.prefixes_inside_ranges(draft, country, length, bucket)

@@ -69,9 +69,12 @@ def by_credit(kept: list[Candidate], credits: dict[str, float], write: bool) -> 
 def least_loaded(kept: list[Candidate], loads: Loads) -> Candidate:
     """The rep with the fewest leads today; ties go to the lower share of daily
     capacity used (uncapped counts as zero), then to the first in the pool's order."""
-
-    def rank(candidate: Candidate) -> tuple[int, float]:
+    best = kept[0]
+    best_rank: tuple[int, float] | None = None
+    for candidate in kept:
         load = loads.get((candidate.rep, candidate.day), 0)
-        return load, load / candidate.capacity if candidate.capacity else 0.0
-
-    return min(kept, key=rank)
+        capacity = candidate.capacity
+        rank = (load, load / capacity if capacity else 0.0)
+        if best_rank is None or rank < best_rank:
+            best, best_rank = candidate, rank
+    return best
