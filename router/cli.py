@@ -39,6 +39,7 @@ from router.ruleset.compiler import compile_rules
 from router.ruleset.problems import RulesError
 from router.service import Router, without_trace
 from router.settings import DEFAULT_RULES
+from router.shown import shown
 from router.simulate import simulate, to_json
 from router.state.embedded import EmbeddedState
 
@@ -191,7 +192,7 @@ def compile_command(
                     "file": p.file,
                     "line": p.line,
                     "path": p.path,
-                    "value": repr(p.value),
+                    "value": shown(p.value),
                     "expected": p.expected,
                 }
                 for p in error.problems
@@ -308,7 +309,7 @@ def parse_instant(value: str | None) -> dt.datetime:
     try:
         instant = dt.datetime.fromisoformat(value)
     except ValueError:
-        fail(f"--at {value!r}: expected an ISO 8601 time such as 2026-03-02T15:00:00Z", 2)
+        fail(f"--at {shown(value)}: expected an ISO 8601 time such as 2026-03-02T15:00:00Z", 2)
     return instant if instant.tzinfo else instant.replace(tzinfo=dt.UTC)
 
 
@@ -434,4 +435,4 @@ def check_format(value: str) -> Format:
         return "csv"
     if value == "jsonl":
         return "jsonl"
-    raise LeadFileError(f"--format {value!r}: expected csv or jsonl")
+    raise LeadFileError(f"--format {shown(value)}: expected csv or jsonl")

@@ -25,6 +25,7 @@ from router.ruleset.compiled import (
     RepCard,
     TerritoryCard,
 )
+from router.shown import shown
 
 Trace = list[dict[str, Any]]
 METHOD_WORDS = {
@@ -666,7 +667,7 @@ def _product_step(rules: CompiledRules, draft: Draft, trace: Trace) -> None:
     sent, signals, product = draft.sent, draft.signals, draft.product
     notes: list[str] = []
     if sent.product and rules.intent.values.get(sent.product.strip().lower()) is None:
-        notes.append(f"product field {sent.product!r} names no product: ignored")
+        notes.append(f"product field {shown(sent.product)} names no product: ignored")
     for product_id, found in signals.items():
         if product is None or product_id != product.id:
             notes.append(f"also signalled {product_id}: {_signal_words(found)}")
@@ -682,7 +683,7 @@ def _product_step(rules: CompiledRules, draft: Draft, trace: Trace) -> None:
 
 
 def _signal_words(found: list[tuple[str, str]]) -> str:
-    return ", ".join(f"{SIGNAL_WORDS[kind]} {value!r}" for kind, value in found)
+    return ", ".join(f"{SIGNAL_WORDS[kind]} {shown(value)}" for kind, value in found)
 
 
 def _segment_step(draft: Draft, trace: Trace) -> None:

@@ -7,6 +7,8 @@ import re
 from decimal import Decimal
 from typing import NamedTuple
 
+from router.shown import shown
+
 _EMPLOYEES_EXPECTED = 'a number of employees (expected e.g. 1200, "1,200", "5k")'
 _MONEY_EXPECTED = 'an amount of money (expected e.g. 5000000, "$2.5M", "750k")'
 
@@ -97,8 +99,7 @@ def _check_number(value: int | float, expected: str) -> None:
 
 
 def _shown(value: object) -> str:
-    text = repr(value) if not isinstance(value, Decimal) else str(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return shown(value, limit=40)
 
 
 def parse_count(value: int | float | str | None) -> int | None:

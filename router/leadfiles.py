@@ -34,6 +34,7 @@ from pydantic import ValidationError
 
 from router.firmographics import FigureError, parse_count, parse_money
 from router.leads import Lead, LeadError, field_problems
+from router.shown import shown
 
 Format = Literal["csv", "jsonl"]
 Row = tuple[int, Lead | str]
@@ -64,10 +65,10 @@ def _pairs(option: str, values: Iterable[str]) -> dict[str, str]:
         name, sep, rest = value.partition("=")
         name = name.strip()
         if not sep or not name or not rest:
-            raise LeadFileError(f"{option} {value!r}: expected lead_field=VALUE")
+            raise LeadFileError(f"{option} {shown(value)}: expected lead_field=VALUE")
         if name not in LEAD_FIELDS:
             raise LeadFileError(
-                f"{option} {value!r}: {name!r} is not a lead field "
+                f"{option} {shown(value)}: {shown(name)} is not a lead field "
                 f"(expected one of: {', '.join(sorted(LEAD_FIELDS))})"
             )
         if name in pairs:
@@ -115,7 +116,9 @@ class ColumnMapping:
             try:
                 factor = float(text)
             except ValueError:
-                raise LeadFileError(f"--scale {name}={text}: {text!r} is not a number") from None
+                raise LeadFileError(
+                    f"--scale {name}={text}: {shown(text)} is not a number"
+                ) from None
             if not math.isfinite(factor) or factor <= 0:
                 raise LeadFileError(f"--scale {name}={text}: the factor must be a positive number")
             factors[name] = factor
@@ -138,12 +141,14 @@ class ColumnMapping:
                 same = [i for i, name in enumerate(header) if name == header[index]]
                 if len(same) > 1:
                     raise LeadFileError(
-                        f"{option}: the file has {len(same)} columns named {header[index]!r} "
+                        f"{option}: the file has {len(same)} columns named {shown(header[index])} "
                         f"(columns {', '.join(str(i + 1) for i in same)}); rename all but one"
                     )
             if index is None and strict:
-                shown = ", ".join(header[:30]) + (", ..." if len(header) > 30 else "")
-                raise LeadFileError(f"{option}: the file has no column {column!r} (it has {shown})")
+                listed = ", ".join(header[:30]) + (", ..." if len(header) > 30 else "")
+                raise LeadFileError(
+                    f"{option}: the file has no column {shown(column)} (it has {listed})"
+                )
             return index
 
         targets: dict[int, str] = {}
@@ -154,7 +159,7 @@ class ColumnMapping:
             if found is None:
                 continue
             if found in targets:
-                raise LeadFileError(f"column {column!r} is mapped twice")
+                raise LeadFileError(f"column {shown(column)} is mapped twice")
             targets[found] = lead_field
         taken = set(targets.values())
         by_name_at: dict[str, int] = {}
@@ -214,8 +219,10 @@ def _clash(header: list[str], first: int, second: int, lead_field: str, csv: boo
     """Two columns (CSV) or keys (JSON) that would both fill one lead field."""
     a, b = header[first], header[second]
     if not csv:
-        return f"keys {a!r} and {b!r} both fill the lead field {lead_field}; rename one"
-    both = f"columns {first + 1} ({a!r}) and {second + 1} ({b!r}) both fill the lead field"
+        return f"keys {shown(a)} and {shown(b)} both fill the lead field {lead_field}; rename one"
+    both = (
+        f"columns {first + 1} ({shown(a)}) and {second + 1} ({shown(b)}) both fill the lead field"
+    )
     if a == b:
         return f"{both} {lead_field}; rename one"
     option = "--id-column COLUMN" if lead_field == "id" else f"--column {lead_field}=COLUMN"

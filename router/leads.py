@@ -24,6 +24,7 @@ from pydantic_core import to_json
 from router import domains, geo
 from router.firmographics import FigureError, parse_count, parse_money
 from router.ruleset.indexes import normal_industry
+from router.shown import shown
 
 # A lone surrogate cannot become UTF-8 (the fingerprint and Redis need it to): a string
 # with length constraints is read by pydantic-core as Rust text, which refuses one with
@@ -258,14 +259,10 @@ def _reason(item: Any, hint: str) -> str:
         return "is not valid Unicode text (it holds a lone surrogate)"
     if kind == "value_error":
         return str(item.get("msg", "is invalid")).removeprefix("Value error, ")
-    sent = item.get("input")
-    # Text is quoted as before; anything else as JSON writes it (true, null, [1]).
-    shown = repr(sent) if isinstance(sent, str) else json.dumps(sent, default=repr)
-    if len(shown) > 80:
-        shown = shown[:77] + "..."
+    sent = shown(item.get("input"), limit=80)
     if kind.endswith("_type") and item["loc"][-1] in ("int", "float"):
-        return f'must be a number or text such as "1,200" or "5M" (got {shown})'
-    return f"{item.get('msg', 'is invalid')} (got {shown})"
+        return f'must be a number or text such as "1,200" or "5M" (got {sent})'
+    return f"{item.get('msg', 'is invalid')} (got {sent})"
 
 
 class LeadError(ValueError):
@@ -393,23 +390,23 @@ def _read_place(
     if country:
         normal.country = _country_code(country)
         if normal.country is None:
-            notes.append(f"country {country!r} is not a known country: ignored")
+            notes.append(f"country {shown(country)} is not a known country: ignored")
         elif normal.country != country:
-            notes.append(f"country {country!r} read as {normal.country}")
+            notes.append(f"country {shown(country)} read as {normal.country}")
     if postal_code:
         normal.postal = geo.postal_code(normal.country, postal_code)
         if normal.postal is None:
             where = f" for {normal.country}" if normal.country else ""
-            notes.append(f"postal code {postal_code!r} is not valid{where}: ignored")
+            notes.append(f"postal code {shown(postal_code)} is not valid{where}: ignored")
         elif normal.country is None and _looks_like_zip(postal_code):
             normal.country = "US"
             notes.append(f"country US derived from ZIP {normal.postal}")
         if normal.postal is not None and normal.postal != postal_code:
-            notes.append(f"postal code {postal_code!r} read as {normal.postal}")
+            notes.append(f"postal code {shown(postal_code)} read as {normal.postal}")
     if region:
         normal.region = _region_code(normal.country, region)
         if normal.region is None:
-            notes.append(f"region {region!r} is not a known region: ignored")
+            notes.append(f"region {shown(region)} is not a known region: ignored")
         elif normal.country is None:
             normal.country = geo.region_country(normal.region)
             notes.append(f"country {normal.country} derived from region {normal.region}")
@@ -457,7 +454,7 @@ def _account(lead: Lead, normal: NormalLead) -> None:
         else:
             found = _account_reading(name, value)
         if found is None:
-            normal.notes.append(f"{name} {value!r} holds no domain")
+            normal.notes.append(f"{name} {shown(value)} holds no domain")
             continue
         domain, note = found
         if note:

@@ -20,6 +20,7 @@ from router.leads import Lead, LeadError, normalise
 from router.plan import Outcome, Pick, Plan
 from router.ruleset.compiled import CompiledRules
 from router.ruleset.compiler import compile_rules
+from router.shown import shown
 from router.state.base import (
     Conflict,
     Fresh,
@@ -44,7 +45,7 @@ class LeadConflict(Exception):
         self.decision_id = decision_id
         self.decided_at = decided_at
         super().__init__(
-            f"lead {lead_id!r} was decided at {decided_at} (decision {decision_id}) for a "
+            f"lead {shown(lead_id)} was decided at {decided_at} (decision {decision_id}) for a "
             "different payload; a retry must carry the same fields, a new lead a new id"
         )
 

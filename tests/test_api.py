@@ -134,12 +134,12 @@ async def test_reused_id_with_another_payload_gets_409_and_changes_nothing(
             [
                 {
                     "field": "employees",
-                    "message": "'lots' is not a number of employees "
+                    "message": '"lots" is not a number of employees '
                     '(expected e.g. 1200, "1,200", "5k")',
                 },
                 {
                     "field": "deal_size",
-                    "message": "'much' is not an amount of money "
+                    "message": '"much" is not an amount of money '
                     '(expected e.g. 5000000, "$2.5M", "750k")',
                 },
             ],
@@ -172,6 +172,26 @@ async def test_figures_are_named_as_the_json_sent_them(client: httpx.AsyncClient
             "message": 'must be a number or text such as "1,200" or "5M" (got true)',
         },
     ]
+    assert await loads(client) == {"ada": 0, "ben": 0}
+
+
+async def test_text_a_caller_sent_is_shown_as_json_text(client: httpx.AsyncClient) -> None:
+    """In double quotes, as in the body sent, letters beyond ASCII as they were written."""
+    body = '{"id": "L5", "employees": "zwölf", "attributes": "Größe"}'.encode()
+    response = await post_bytes(client, body)
+    assert response.status_code == 422
+    assert response.json()["problems"] == [
+        {
+            "field": "employees",
+            "message": '"zwölf" is not a number of employees (expected e.g. 1200, "1,200", "5k")',
+        },
+        {"field": "attributes", "message": 'Input should be a valid dictionary (got "Größe")'},
+    ]
+    missing = await client.put("/v1/reps/o'neil/availability", json={})
+    assert missing.status_code == 404
+    assert missing.json()["detail"]["explanation"].startswith(
+        'rep "o\'neil" is not in rule version '
+    )
     assert await loads(client) == {"ada": 0, "ben": 0}
 
 
@@ -291,7 +311,7 @@ async def test_batch_with_one_bad_lead_is_refused_whole(client: httpx.AsyncClien
     assert response.json()["problems"] == [
         {
             "field": "leads[1].employees",
-            "message": '\'many\' is not a number of employees (expected e.g. 1200, "1,200", "5k")',
+            "message": '"many" is not a number of employees (expected e.g. 1200, "1,200", "5k")',
         }
     ]
     assert await loads(client) == {"ada": 0, "ben": 0}
@@ -332,7 +352,7 @@ async def test_batch_reports_a_reused_id_in_place(client: httpx.AsyncClient) -> 
         "status": 409,
         "decision_id": first["decision_id"],
         "decided_at": first["decided_at"],
-        "error": f"lead 'B0' was decided at {first['decided_at']} (decision "
+        "error": f'lead "B0" was decided at {first["decided_at"]} (decision '
         f"{first['decision_id']}) for a different payload; a retry must carry the same "
         "fields, a new lead a new id",
     }
@@ -459,7 +479,7 @@ async def test_reload_swaps_rules_and_a_broken_reload_keeps_the_old_ones(
             "problems": [
                 {
                     "field": "order/reps.yaml:2 reps[0].colour",
-                    "message": "'colour' is not a known field here",
+                    "message": '"colour" is not a known field here',
                 }
             ],
         }
@@ -617,11 +637,11 @@ async def test_a_trace_flag_that_is_not_a_boolean_is_named_and_nothing_is_decide
             {
                 "field": "query.trace",
                 "message": "Input should be a valid boolean, unable to interpret input "
-                "(got 'maybe')",
+                '(got "maybe")',
             },
             {
                 "field": "employees",
-                "message": "'lots' is not a number of employees (expected e.g. 1200, \"1,200\", "
+                "message": '"lots" is not a number of employees (expected e.g. 1200, "1,200", '
                 '"5k")',
             },
         ],
@@ -820,7 +840,7 @@ async def test_a_route_that_declares_a_query_parameter_takes_it() -> None:
             [
                 {
                     "field": "attributes",
-                    "message": "Input should be a valid dictionary (got 'notes')",
+                    "message": 'Input should be a valid dictionary (got "notes")',
                 }
             ],
         ),

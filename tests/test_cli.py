@@ -112,12 +112,12 @@ def test_check_reports_every_problem_with_file_and_line(runner: CliRunner, tmp_p
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
-        "rules/rules.yaml:6: reps[0].products.billing: 'billing' is not a product id",
-        "rules/rules.yaml:11: territories[0]: 'us' covers no place "
+        'rules/rules.yaml:6: reps[0].products.billing: "billing" is not a product id',
+        'rules/rules.yaml:11: territories[0]: "us" covers no place '
         "(give countries, regions, postal or anywhere: true)",
-        "rules/rules.yaml:11: territories[0].countries[0]: 'USA' is not an ISO 3166-1 "
-        "alpha-2 country code (did you mean 'US'?)",
-        "rules/rules.yaml:11: territories[0].owner.rep: 'zed' is not a rep id",
+        'rules/rules.yaml:11: territories[0].countries[0]: "USA" is not an ISO 3166-1 '
+        'alpha-2 country code (did you mean "US"?)',
+        'rules/rules.yaml:11: territories[0].owner.rep: "zed" is not a rep id',
         f"4 problem(s) in {directory}",
     ]
 
@@ -187,7 +187,7 @@ def test_compile_of_bad_rules_exits_1(runner: CliRunner, tmp_path: Path) -> None
 
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert "'zed' is not a rep id" in result.stderr
+    assert '"zed" is not a rep id' in result.stderr
 
 
 def test_compile_json_reports_problems_as_json(runner: CliRunner, tmp_path: Path) -> None:
@@ -196,20 +196,20 @@ def test_compile_json_reports_problems_as_json(runner: CliRunner, tmp_path: Path
     assert result.exit_code == 1
     problems = json.loads(result.stdout)["problems"]
     assert [(p["line"], p["path"], p["value"], p["expected"]) for p in problems] == [
-        (6, "reps[0].products.billing", "'billing'", "is not a product id"),
+        (6, "reps[0].products.billing", '"billing"', "is not a product id"),
         (
             11,
             "territories[0]",
-            "'us'",
+            '"us"',
             "covers no place (give countries, regions, postal or anywhere: true)",
         ),
         (
             11,
             "territories[0].countries[0]",
-            "'USA'",
-            "is not an ISO 3166-1 alpha-2 country code (did you mean 'US'?)",
+            '"USA"',
+            'is not an ISO 3166-1 alpha-2 country code (did you mean "US"?)',
         ),
-        (11, "territories[0].owner.rep", "'zed'", "is not a rep id"),
+        (11, "territories[0].owner.rep", '"zed"', "is not a rep id"),
     ]
     assert {p["file"] for p in problems} == {"rules/rules.yaml"}
 
@@ -291,7 +291,7 @@ def test_unreadable_figure_is_a_field_error_with_exit_2(runner: CliRunner, tmp_p
     result = runner.invoke(cli.app, args)
 
     assert result.exit_code == 2
-    assert result.stderr.splitlines()[1].startswith("  annual_revenue: 'a lot' is not")
+    assert result.stderr.splitlines()[1].startswith('  annual_revenue: "a lot" is not')
 
 
 def test_missing_lead_file_exits_2_with_the_reason(runner: CliRunner, tmp_path: Path) -> None:

@@ -93,29 +93,29 @@ def test_any_edit_changes_the_version(tmp_path: Path) -> None:
 def test_unknown_rep_in_a_pool(tmp_path: Path) -> None:
     rules = write(tmp_path, territories_yaml=TERRITORIES.replace("[ann, bob]", "[ann, bobb]"))
     assert problems(rules) == [
-        "rules/territories.yaml:5: territories[0].owner.pool[1]: 'bobb' is not a rep id"
+        'rules/territories.yaml:5: territories[0].owner.pool[1]: "bobb" is not a rep id'
     ]
 
 
 def test_unknown_product_carried_by_a_rep(tmp_path: Path) -> None:
     rules = write(tmp_path, reps_yaml=REPS.replace("products: [security]", "products: [secure]"))
     assert problems(rules) == [
-        "rules/reps.yaml:4: reps[2].products.secure: 'secure' is not a product id",
-        "rules/territories.yaml:13: territories[2].owner.rep: 'sam' does not carry security",
+        'rules/reps.yaml:4: reps[2].products.secure: "secure" is not a product id',
+        'rules/territories.yaml:13: territories[2].owner.rep: "sam" does not carry security',
     ]
 
 
 def test_unknown_territory_in_a_fallback(tmp_path: Path) -> None:
     reps = REPS.replace("{default: triage}", "{default: triage, territories: {east: triage}}")
     assert problems(write(tmp_path, reps_yaml=reps)) == [
-        "rules/reps.yaml:7: fallbacks.territories.east: 'east' is not a territory id"
+        'rules/reps.yaml:7: fallbacks.territories.east: "east" is not a territory id'
     ]
 
 
 def test_duplicate_ids(tmp_path: Path) -> None:
     more = "reps:\n  - {id: sam, name: Sam Two, email: sam2@x.example, products: [security]}\n"
     rules = write(tmp_path, **{"team-2.yaml": more})
-    assert problems(rules) == ["rules/team-2.yaml:2: reps[3].id: 'sam' is a duplicate reps id"]
+    assert problems(rules) == ['rules/team-2.yaml:2: reps[3].id: "sam" is a duplicate reps id']
 
 
 def test_unknown_country_and_region_codes(tmp_path: Path) -> None:
@@ -123,10 +123,10 @@ def test_unknown_country_and_region_codes(tmp_path: Path) -> None:
         "regions: [US-CA, US-WA]", "regions: [US-CA, US-XX]\n    countries: [Germany]"
     )
     assert problems(write(tmp_path, territories_yaml=territories)) == [
-        "rules/territories.yaml:4: territories[0].regions[1]: 'US-XX' is not an ISO 3166-2 "
+        'rules/territories.yaml:4: territories[0].regions[1]: "US-XX" is not an ISO 3166-2 '
         "region code (expected e.g. US-CA, CA-ON)",
-        "rules/territories.yaml:5: territories[0].countries[0]: 'Germany' is not an ISO "
-        "3166-1 alpha-2 country code (did you mean 'DE'?)",
+        'rules/territories.yaml:5: territories[0].countries[0]: "Germany" is not an ISO '
+        '3166-1 alpha-2 country code (did you mean "DE"?)',
     ]
 
 
@@ -141,8 +141,8 @@ def test_overlapping_postal_ranges(tmp_path: Path) -> None:
 """
     )
     assert problems(write(tmp_path, territories_yaml=territories)) == [
-        "rules/territories.yaml:16: territories[3].postal.US[0]: '90500-91499' overlaps "
-        "postal range 90000-90999 of territory 'bay'"
+        'rules/territories.yaml:16: territories[3].postal.US[0]: "90500-91499" overlaps '
+        'postal range 90000-90999 of territory "bay"'
     ]
 
 
@@ -158,8 +158,8 @@ def test_two_territories_on_the_same_place_at_the_same_specificity(tmp_path: Pat
 """
     )
     assert problems(write(tmp_path, territories_yaml=territories)) == [
-        "rules/territories.yaml:14: territories[3]: 'west-two' matches region US-WA at the "
-        "same specificity as territory 'west' for the same products, segment and any industry"
+        'rules/territories.yaml:14: territories[3]: "west-two" matches region US-WA at the '
+        'same specificity as territory "west" for the same products, segment and any industry'
     ]
 
 
@@ -185,8 +185,8 @@ def test_nested_prefixes_and_other_segments_are_not_ambiguous(tmp_path: Path) ->
 def test_portfolio_weights_that_do_not_add_up(tmp_path: Path) -> None:
     reps = REPS.replace("{crm: 30, marketing: 70}", "{crm: 30, marketing: 60}")
     assert problems(write(tmp_path, reps_yaml=reps)) == [
-        "rules/reps.yaml:3: reps[1].products: {'crm': 30.0, 'marketing': 60.0} portfolio "
-        "'suite' weights add up to 90, expected 100"
+        'rules/reps.yaml:3: reps[1].products: {"crm": 30.0, "marketing": 60.0} portfolio '
+        '"suite" weights add up to 90, expected 100'
     ]
 
 
@@ -202,9 +202,9 @@ def test_unknown_field_and_wrong_type_name_the_line(tmp_path: Path) -> None:
     reps = REPS.replace("email: sam@x.example,", "email: sam@x.example, capacity: 5,")
     reps = reps.replace("{id: ann, name: Ann,", "{id: ann, name: Ann, daily_capacity: many,")
     assert problems(write(tmp_path, reps_yaml=reps)) == [
-        "rules/reps.yaml:2: reps[0].daily_capacity: 'many' is invalid: Input should be a "
+        'rules/reps.yaml:2: reps[0].daily_capacity: "many" is invalid: Input should be a '
         "valid integer, unable to parse string as an integer",
-        "rules/reps.yaml:4: reps[2].capacity: 'capacity' is not a known field here",
+        'rules/reps.yaml:4: reps[2].capacity: "capacity" is not a known field here',
     ]
 
 
@@ -232,7 +232,7 @@ def test_duplicate_crm_user_id(tmp_path: Path) -> None:
     reps = REPS.replace("email: ann@x.example,", "email: ann@x.example, crm_user_id: U1,")
     reps = reps.replace("email: bob@x.example,", "email: bob@x.example, crm_user_id: U1,")
     assert problems(write(tmp_path, reps_yaml=reps)) == [
-        "rules/reps.yaml:3: reps[1].crm_user_id: 'U1' is also the CRM user id of rep 'ann'"
+        'rules/reps.yaml:3: reps[1].crm_user_id: "U1" is also the CRM user id of rep "ann"'
     ]
 
 
@@ -241,14 +241,14 @@ def test_a_product_id_cannot_signal_another_product(tmp_path: Path) -> None:
         "portfolio: suite, priority: 2}", "portfolio: suite, priority: 2, intent: {values: [crm]}}"
     )
     assert problems(write(tmp_path, products_yaml=products)) == [
-        "rules/products.yaml:3: products[1].intent.values[0]: 'crm' already signals product 'crm'"
+        'rules/products.yaml:3: products[1].intent.values[0]: "crm" already signals product "crm"'
     ]
 
 
 def test_named_account_owner_must_sell_the_product(tmp_path: Path) -> None:
     accounts = "accounts:\n  - {domain: acme.example, owners: {security: ann}}\n"
     assert problems(write(tmp_path, accounts_yaml=accounts)) == [
-        "rules/accounts.yaml:2: accounts[0].owners.security: 'ann' is not a primary rep "
+        'rules/accounts.yaml:2: accounts[0].owners.security: "ann" is not a primary rep '
         "carrying security"
     ]
 
@@ -293,14 +293,14 @@ def test_unquoted_times_and_impossible_dates_are_refused(tmp_path: Path) -> None
     )
     [problem] = problems(write(tmp_path / "d", reps_yaml=reps))
     assert problem == (
-        "rules/reps.yaml:3: '2026-02-30' is not a valid value: day is out of range for month"
+        'rules/reps.yaml:3: "2026-02-30" is not a valid value: day is out of range for month'
     )
 
 
 def test_weights_must_be_finite(tmp_path: Path) -> None:
     reps = REPS.replace("{crm: 70, marketing: 30}", "{crm: .nan, marketing: 30}")
     assert problems(write(tmp_path, reps_yaml=reps)) == [
-        "rules/reps.yaml:2: reps[0].products.crm: nan is invalid: Input should be a finite number"
+        "rules/reps.yaml:2: reps[0].products.crm: NaN is invalid: Input should be a finite number"
     ]
 
 
@@ -311,9 +311,9 @@ def test_named_account_domains_must_be_bare_and_not_free_mail(tmp_path: Path) ->
         "  - {domain: gmail.com, owner: ann}\n"
     )
     assert problems(write(tmp_path, accounts_yaml=accounts)) == [
-        "rules/accounts.yaml:2: accounts[0].domain: 'www.acme.example' is invalid: Value error, "
-        "write the bare domain 'acme.example', as leads are matched on it",
-        "rules/accounts.yaml:3: accounts[1].domain: 'gmail.com' is invalid: Value error, "
+        'rules/accounts.yaml:2: accounts[0].domain: "www.acme.example" is invalid: Value error, '
+        'write the bare domain "acme.example", as leads are matched on it',
+        'rules/accounts.yaml:3: accounts[1].domain: "gmail.com" is invalid: Value error, '
         "gmail.com is a free-mail domain: it is never an account",
     ]
 
@@ -323,7 +323,7 @@ def test_a_key_given_twice_is_refused(tmp_path: Path) -> None:
         "    covers: security\n", "    covers: security\n    covers: suite\n"
     )
     assert problems(write(tmp_path, territories_yaml=territories))[0] == (
-        "rules/territories.yaml:12: territories[2].covers: 'covers' is given twice in this mapping"
+        'rules/territories.yaml:12: territories[2].covers: "covers" is given twice in this mapping'
     )
 
 
@@ -342,8 +342,8 @@ def test_ranges_of_different_lengths_at_the_same_rank_are_ambiguous(tmp_path: Pa
 """
     )
     assert problems(write(tmp_path, territories_yaml=territories)) == [
-        "rules/territories.yaml:20: territories[4].postal.US[0]: '10000-10499' overlaps postal "
-        "range 100-109 of territory 'nyc' at the same specificity"
+        'rules/territories.yaml:20: territories[4].postal.US[0]: "10000-10499" overlaps postal '
+        'range 100-109 of territory "nyc" at the same specificity'
     ]
 
 
@@ -352,8 +352,8 @@ def test_section_schema_and_reference_mistakes_come_in_one_report(tmp_path: Path
     territories = TERRITORIES.replace("[ann, bob]", "[ann, zed]")
     found = problems(write(tmp_path, reps_yaml=reps, territories_yaml=territories))
     assert found == [
-        "rules/reps.yaml:4: reps[2].colour: 'colour' is not a known field here",
-        "rules/reps.yaml:8: 'bogus_section' is not a rule section (expected one of: products, "
+        'rules/reps.yaml:4: reps[2].colour: "colour" is not a known field here',
+        'rules/reps.yaml:8: "bogus_section" is not a rule section (expected one of: products, '
         "default_product, segments, unknown_segment, reps, queues, fallbacks, territories, "
         "accounts, overlays)",
     ]
@@ -361,10 +361,10 @@ def test_section_schema_and_reference_mistakes_come_in_one_report(tmp_path: Path
     (tmp_path / "b").mkdir()
     found = problems(write(tmp_path / "b", reps_yaml=reps, territories_yaml=territories))
     assert found == [
-        "rules/reps.yaml:8: 'bogus_section' is not a rule section (expected one of: products, "
+        'rules/reps.yaml:8: "bogus_section" is not a rule section (expected one of: products, '
         "default_product, segments, unknown_segment, reps, queues, fallbacks, territories, "
         "accounts, overlays)",
-        "rules/territories.yaml:5: territories[0].owner.pool[1]: 'zed' is not a rep id",
+        'rules/territories.yaml:5: territories[0].owner.pool[1]: "zed" is not a rep id',
     ]
 
 
@@ -373,14 +373,14 @@ def test_an_overlay_product_without_sold_with_gets_one_clear_problem(tmp_path: P
         "segments:", "  - {id: insights, name: Insights, model: overlay}\nsegments:"
     )
     assert problems(write(tmp_path, products_yaml=products)) == [
-        "rules/products.yaml:5: products[3].model: 'overlay' needs `sold_with`: the primary product"
+        'rules/products.yaml:5: products[3].model: "overlay" needs `sold_with`: the primary product'
     ]
 
 
 def test_an_alias_that_refers_to_itself_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     reps = REPS.replace("{id: sam,", "{id: sam, name2: &loop [*loop],")
     assert problems(write(tmp_path, reps_yaml=reps)) == [
-        "rules/reps.yaml:4: 'alias' is not a valid value: an alias that refers to itself"
+        'rules/reps.yaml:4: "alias" is not a valid value: an alias that refers to itself'
     ]
 
 
@@ -405,9 +405,9 @@ def test_a_specialist_listed_twice_for_one_place_is_refused(tmp_path: Path) -> N
     )
     (rules / "overlays.yaml").write_text(overlays)
     assert problems(rules) == [
-        "rules/overlays.yaml:42: overlays[0].pool.specialists[2].regions: 'nadia-petrova' "
+        'rules/overlays.yaml:42: overlays[0].pool.specialists[2].regions: "nadia-petrova" '
         "is listed twice for US-WA",
-        "rules/overlays.yaml:49: overlays[0].pool.specialists[5].anywhere: 'anika-sharma' "
+        'rules/overlays.yaml:49: overlays[0].pool.specialists[5].anywhere: "anika-sharma" '
         "is listed twice for anywhere",
     ]
 

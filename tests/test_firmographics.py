@@ -56,12 +56,12 @@ def test_missing_employee_count_is_none(value: str | None) -> None:
 @pytest.mark.parametrize(
     ("value", "shown"),
     [
-        ("lots", "'lots'"),
-        ("-5", "'-5'"),
-        ("1.5", "'1.5'"),
-        ("1,5", "'1,5'"),
-        ("$5k", "'$5k'"),
-        (True, "True"),
+        ("lots", '"lots"'),
+        ("-5", '"-5"'),
+        ("1.5", '"1.5"'),
+        ("1,5", '"1,5"'),
+        ("$5k", '"$5k"'),
+        (True, "true"),
         (-1, "-1"),
         (1.5, "1.5"),
         (float("nan"), "NaN"),
@@ -115,10 +115,10 @@ def test_missing_money_amount_is_none(value: str | None) -> None:
 @pytest.mark.parametrize(
     ("value", "shown"),
     [
-        ("lots", "'lots'"),
-        ("USD", "'USD'"),
-        ("-5M", "'-5M'"),
-        (False, "False"),
+        ("lots", '"lots"'),
+        ("USD", '"USD"'),
+        ("-5M", '"-5M"'),
+        (False, "false"),
         (-1, "-1"),
         (float("nan"), "NaN"),
         (float("-inf"), "minus infinity (a number beyond 1.8e308)"),

@@ -62,7 +62,7 @@ def test_zip_that_lost_its_leading_zero_is_restored_in_the_us() -> None:
     lead = norm(country="US", postal_code=7407)
     assert (lead.postal, lead.region) == ("07407", "US-NJ")
     assert lead.notes == [
-        "postal code '7407' read as 07407",
+        'postal code "7407" read as 07407',
         "region US-NJ derived from ZIP 07407",
     ]
 
@@ -88,9 +88,9 @@ def test_unknown_places_are_ignored_and_reported_not_refused() -> None:
     lead = norm(country="Narnia", region="Cair Paravel", postal_code="!!")
     assert (lead.country, lead.region, lead.postal) == (None, None, None)
     assert lead.notes == [
-        "country 'Narnia' is not a known country: ignored",
-        "postal code '!!' is not valid: ignored",
-        "region 'Cair Paravel' is not a known region: ignored",
+        'country "Narnia" is not a known country: ignored',
+        'postal code "!!" is not valid: ignored',
+        'region "Cair Paravel" is not a known region: ignored',
     ]
 
 
@@ -134,10 +134,10 @@ def test_unreadable_figures_are_refused_with_every_other_bad_field() -> None:
         Lead.model_validate(body)
     assert field_problems(caught.value.errors()) == [
         ("country", "Input should be a valid string (got 5)"),
-        ("employees", '\'lots\' is not a number of employees (expected e.g. 1200, "1,200", "5k")'),
+        ("employees", '"lots" is not a number of employees (expected e.g. 1200, "1,200", "5k")'),
         (
             "annual_revenue",
-            '\'-5M\' is not an amount of money (expected e.g. 5000000, "$2.5M", "750k")',
+            '"-5M" is not an amount of money (expected e.g. 5000000, "$2.5M", "750k")',
         ),
         ("x", "is not a known field (custom fields go in `attributes`)"),
     ]

@@ -196,7 +196,7 @@ def test_unreadable_rows_are_reported_with_their_line_numbers(
         "first": [
             {
                 "line": 3,
-                "error": "employees: 'a dozen' is not a number of employees "
+                "error": 'employees: "a dozen" is not a number of employees '
                 '(expected e.g. 1200, "1,200", "5k")',
             },
             {"line": 4, "error": "has 3 cells where the header has 4"},
@@ -241,7 +241,7 @@ def test_column_mapping_set_and_scale_fill_the_lead(rules_dir: Path, tmp_path: P
     assert report["unreadable"]["first"] == [
         {
             "line": 4,
-            "error": "annual_revenue: 'n/a' is not an amount of money "
+            "error": 'annual_revenue: "n/a" is not an amount of money '
             '(expected e.g. 5000000, "$2.5M", "750k"); cannot scale it by 1000000',
         }
     ]
@@ -324,9 +324,9 @@ def test_jsonl_keys_in_any_order_and_case_fill_the_same_fields() -> None:
     assert rows == [
         (1, Lead(id="a", country="US", attributes={"Tier": "gold"})),
         (2, Lead(id="b", country="DE", attributes={"Tier": "silver"})),
-        (3, "keys 'Country' and 'country' both fill the lead field country; rename one"),
+        (3, 'keys "Country" and "country" both fill the lead field country; rename one'),
         (4, Lead(id="d", attributes={"column 2": "blank"})),
-        (5, "keys 'ID' and 'id' both fill the lead field id; rename one"),
+        (5, 'keys "ID" and "id" both fill the lead field id; rename one'),
         (6, Lead(id="g", attributes={"x": 1, "x (2)": 2})),
     ]
 
@@ -344,7 +344,7 @@ def test_jsonl_empty_and_null_values_are_left_out_and_figures_keep_their_type() 
         (2, Lead(id="b", employees="1,200")),
         (
             3,
-            'employees: \'lots\' is not a number of employees (expected e.g. 1200, "1,200", "5k")',
+            'employees: "lots" is not a number of employees (expected e.g. 1200, "1,200", "5k")',
         ),
     ]
 
@@ -387,7 +387,7 @@ def test_a_mapped_column_missing_from_the_header_exits_2(rules_dir: Path, tmp_pa
 
     assert result.exit_code == 2
     assert result.stderr == (
-        f"error: {leads}: --column company=Account: the file has no column 'Account' "
+        f'error: {leads}: --column company=Account: the file has no column "Account" '
         "(it has email, country, form_id)\n"
     )
 
@@ -398,25 +398,25 @@ def test_a_mapped_column_missing_from_the_header_exits_2(rules_dir: Path, tmp_pa
         (
             "email,Country,country",
             [],
-            "columns 2 ('Country') and 3 ('country') both fill the lead field country; "
+            'columns 2 ("Country") and 3 ("country") both fill the lead field country; '
             "rename one, or choose one with --column country=COLUMN",
         ),
         (
             "email,Region,Region",
             ["--column", "region=Region"],
-            "--column region=Region: the file has 2 columns named 'Region' (columns 2, 3); "
+            '--column region=Region: the file has 2 columns named "Region" (columns 2, 3); '
             "rename all but one",
         ),
         (
             "email,id,ID",
             [],
-            "columns 2 ('id') and 3 ('ID') both fill the lead field id; rename one, "
+            'columns 2 ("id") and 3 ("ID") both fill the lead field id; rename one, '
             "or choose one with --id-column COLUMN",
         ),
         (
             "email,id,id",
             [],
-            "columns 2 ('id') and 3 ('id') both fill the lead field id; rename one",
+            'columns 2 ("id") and 3 ("id") both fill the lead field id; rename one',
         ),
         (
             "",
@@ -457,10 +457,10 @@ def test_a_field_mapped_by_option_leaves_same_named_columns_as_attributes() -> N
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (["--column", "colour=Colour"], "--column 'colour=Colour': 'colour' is not a lead field"),
+        (["--column", "colour=Colour"], '--column "colour=Colour": "colour" is not a lead field'),
         (["--scale", "city=2"], "--scale city: only figures can be scaled"),
         (["--set", "id=x"], "--set id=...: every lead would get the same id"),
-        (["--format", "xlsx"], "--format 'xlsx': expected csv or jsonl"),
+        (["--format", "xlsx"], '--format "xlsx": expected csv or jsonl'),
     ],
 )
 def test_options_that_make_no_sense_exit_2(

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from router.api.deps import RouterDep
 from router.api.schemas import ErrorBody
+from router.shown import shown
 from router.state.base import Availability
 
 routes = APIRouter(prefix="/v1/reps", tags=["reps"])
@@ -51,7 +52,7 @@ class RepStatus(BaseModel):
 async def status(router: RouterDep, rep_id: str) -> dict[str, Any]:
     rep = router.rules.reps.get(rep_id)
     if rep is None:
-        raise HTTPException(404, f"rep {rep_id!r} is not in rule version {router.rules.version}")
+        raise HTTPException(404, not_in_rules(rep_id, router.rules.version))
     now = router.clock()
     day = now.astimezone(rep.timezone).date()
     availability = await router.state.availability(rep_id)
@@ -108,6 +109,10 @@ async def put_availability(
 ) -> dict[str, Any]:
     """Pause a rep or set an out-of-office window; effective for the next lead."""
     if rep_id not in router.rules.reps:
-        raise HTTPException(404, f"rep {rep_id!r} is not in rule version {router.rules.version}")
+        raise HTTPException(404, not_in_rules(rep_id, router.rules.version))
     await router.state.set_availability(rep_id, availability)
     return await status(router, rep_id)
+
+
+def not_in_rules(rep_id: str, version: str) -> str:
+    return f"rep {shown(rep_id)} is not in rule version {version}"

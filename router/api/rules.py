@@ -12,6 +12,7 @@ from router.api.deps import RouterDep
 from router.api.schemas import ErrorBody
 from router.ruleset.compiled import CompiledRules
 from router.ruleset.problems import RulesError
+from router.shown import shown
 
 routes = APIRouter(prefix="/v1/rules", tags=["rules"])
 
@@ -74,7 +75,10 @@ async def reload(router: RouterDep) -> Any:
         fresh = await router.reload()
     except RulesError as error:
         problems = [
-            {"field": f"{p.file}:{p.line} {p.path}".strip(), "message": f"{p.value!r} {p.expected}"}
+            {
+                "field": f"{p.file}:{p.line} {p.path}".strip(),
+                "message": f"{shown(p.value)} {p.expected}",
+            }
             for p in error.problems
         ]
         return JSONResponse({"error": "rules not reloaded", "problems": problems}, status_code=422)

@@ -32,6 +32,7 @@ from router.ruleset.compiled import (
 from router.ruleset.indexes import GeoClaims
 from router.ruleset.loading import SourceMap, load_directory, version_of
 from router.ruleset.problems import Path, Problem, RulesError, dotted
+from router.shown import shown
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PORTFOLIO_TOTAL = 100.0
@@ -306,7 +307,7 @@ class _Compiler:
                         self.report(
                             ("products", index, "intent", kind, position),
                             value,
-                            f"already signals product {other!r}",
+                            f"already signals product {shown(other)}",
                         )
 
     # segments --------------------------------------------------------------
@@ -368,7 +369,7 @@ class _Compiler:
                 self.report(
                     ("reps", index, "crm_user_id"),
                     rep.crm_user_id,
-                    f"is also the CRM user id of rep {other!r}",
+                    f"is also the CRM user id of rep {shown(other)}",
                 )
         self.check_intent_clashes()
         cards: dict[str, RepCard] = {}
@@ -441,7 +442,7 @@ class _Compiler:
                 self.report(
                     (*at, "products"),
                     rep.products,
-                    f"needs a weight per product of portfolio {portfolio!r} (e.g. crm: 70)",
+                    f"needs a weight per product of portfolio {shown(portfolio)} (e.g. crm: 70)",
                 )
                 continue
             missing = [p for p in members if p not in weights]
@@ -449,14 +450,14 @@ class _Compiler:
                 self.report(
                     (*at, "products"),
                     dict(rep.products),
-                    f"must carry every product of portfolio {portfolio!r}; missing {missing}",
+                    f"must carry every product of portfolio {shown(portfolio)}; missing {missing}",
                 )
             total = sum(weights[p] for p in carried)
             if abs(total - PORTFOLIO_TOTAL) > 1e-9:
                 self.report(
                     (*at, "products"),
                     dict(rep.products),
-                    f"portfolio {portfolio!r} weights add up to {total:g}, expected 100",
+                    f"portfolio {shown(portfolio)} weights add up to {total:g}, expected 100",
                 )
 
     def queues(self) -> dict[str, QueueCard]:
@@ -769,7 +770,7 @@ class _Compiler:
                 good.append(value)
                 continue
             guess = geo.country_code(value)
-            hint = f" (did you mean {guess!r}?)" if guess else ""
+            hint = f" (did you mean {shown(guess)}?)" if guess else ""
             self.report((*at, position), value, f"is not an ISO 3166-1 alpha-2 country code{hint}")
         return good
 

@@ -13,6 +13,7 @@ from router import geo
 from router.ruleset import schema
 from router.ruleset.compiled import DENSE_DIGITS, GeoIndex, RangeTable, Slot, TerritoryCard
 from router.ruleset.problems import Path
+from router.shown import shown
 
 Report = Callable[[Path, Any, str], None]
 ANY = ""
@@ -123,7 +124,7 @@ class GeoClaims:
                 countries.append(code)
             else:
                 guess = geo.country_code(code)
-                hint = f" (did you mean {guess!r}?)" if guess else ""
+                hint = f" (did you mean {shown(guess)}?)" if guess else ""
                 self.report(
                     (*at, "countries", position),
                     code,
@@ -185,12 +186,12 @@ class GeoClaims:
     ) -> None:
         held = draft.claims.get(industry)
         if held is not None and held[0].id != card.id:
-            scope = f"industry {industry!r}" if industry else "any industry"
+            scope = f"industry {shown(industry)}" if industry else "any industry"
             self.report(
                 at,
                 card.id,
                 f"matches {place} at the same specificity as territory "
-                f"{held[0].id!r} for the same products, segment and {scope}",
+                f"{shown(held[0].id)} for the same products, segment and {scope}",
             )
             return
         draft.claims[industry] = (card, at)
@@ -241,7 +242,7 @@ class GeoClaims:
                         after.at,
                         f"{after.low}-{after.high}",
                         f"overlaps postal range {widest.low}-{widest.high} "
-                        f"of territory {widest.holder()!r}",
+                        f"of territory {shown(widest.holder())}",
                     )
                 if after.high > widest.high:
                     widest = after
@@ -295,7 +296,7 @@ class GeoClaims:
                     longer.at,
                     f"{longer.low}-{longer.high}",
                     f"overlaps postal range {other.low}-{other.high} of territory "
-                    f"{other.holder()!r} at the same specificity",
+                    f"{shown(other.holder())} at the same specificity",
                 )
 
     def prefixes_inside_ranges(
@@ -321,5 +322,5 @@ class GeoClaims:
                     where,
                     prefix,
                     f"is a postal prefix as specific as postal range "
-                    f"{hit.low}-{hit.high} of territory {hit.holder()!r}, and overlaps it",
+                    f"{hit.low}-{hit.high} of territory {shown(hit.holder())}, and overlaps it",
                 )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from router.shown import shown
+
 Path = tuple[str | int, ...]
 
 
@@ -21,7 +23,7 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         at = f" {self.path}:" if self.path else ""
-        return f"{where}:{at} {self.value!r} {self.expected}"
+        return f"{where}:{at} {shown(self.value)} {self.expected}"
 
 
 class RulesError(Exception):

@@ -10,6 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from router.domains import domain_from_website, is_free_mail
 from router.firmographics import FigureError, parse_money
+from router.shown import shown
 
 Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80)]
 Model = Literal["dedicated", "portfolio", "overlay"]
@@ -67,7 +68,7 @@ def _clock_time(value: object) -> object:
             f'{value} is not a time: YAML reads an unquoted 9:00 as a number; write "09:00"'
         )
     if isinstance(value, str) and not re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
-        raise ValueError(f'{value!r} is not a time of day (expected "HH:MM", e.g. "09:00")')
+        raise ValueError(f'{shown(value)} is not a time of day (expected "HH:MM", e.g. "09:00")')
     return value
 
 
@@ -172,11 +173,11 @@ class Account(Rule):
             return None
         bare = domain_from_website(value)
         if bare is None:
-            raise ValueError(f"{value!r} is not a domain (expected e.g. acme.com)")
+            raise ValueError(f"{shown(value)} is not a domain (expected e.g. acme.com)")
         if is_free_mail(bare):
             raise ValueError(f"{bare} is a free-mail domain: it is never an account")
         if bare != value:
-            raise ValueError(f"write the bare domain {bare!r}, as leads are matched on it")
+            raise ValueError(f"write the bare domain {shown(bare)}, as leads are matched on it")
         return bare
 
 

@@ -1,0 +1,20 @@
+"""A value a caller or a rule file sent, written into a message the way JSON writes it."""
+
+from __future__ import annotations
+
+import json
+
+
+def shown(value: object, limit: int | None = None) -> str:
+    """Text in double quotes ("maybe"); numbers, true, false, null, lists and objects
+    as JSON writes them; a value JSON has no form for (a YAML date) as its text.
+
+    Beyond `limit` characters the rest is cut to "...". A lone surrogate, which cannot
+    become UTF-8, is kept as its JSON escape (\\ud800), so the message can be sent.
+    """
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    if not text.isascii():
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text
