@@ -398,16 +398,23 @@ def test_a_specialist_listed_twice_for_one_place_is_refused(tmp_path: Path) -> N
         "          countries: [US, CA]\n",
         "          countries: [US, CA]\n"
         "        - rep: nadia-petrova\n"
-        "          regions: [US-WA, US-NY]\n"
+        "          regions: [US-NY, US-WA]\n"
+        "        - rep: isabel-moreno\n"
+        "          countries:\n"
+        "            - MX\n"
+        "            - CA\n"
         "        - rep: anika-sharma\n"
         "          anywhere: true\n",
         1,
     )
     (rules / "overlays.yaml").write_text(overlays)
+    # Each problem points at the repeated item, on its own line.
     assert problems(rules) == [
-        'rules/overlays.yaml:42: overlays[0].pool.specialists[2].regions: "nadia-petrova" '
+        'rules/overlays.yaml:42: overlays[0].pool.specialists[2].regions[1]: "nadia-petrova" '
         "is listed twice for US-WA",
-        'rules/overlays.yaml:49: overlays[0].pool.specialists[5].anywhere: "anika-sharma" '
+        'rules/overlays.yaml:46: overlays[0].pool.specialists[3].countries[1]: "isabel-moreno" '
+        "is listed twice for CA",
+        'rules/overlays.yaml:53: overlays[0].pool.specialists[6].anywhere: "anika-sharma" '
         "is listed twice for anywhere",
     ]
 

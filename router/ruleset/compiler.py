@@ -730,12 +730,12 @@ class _Compiler:
             else:
                 weights[specialist.rep] = card.weights[overlay.product]
             groups = [
-                (by_country[c], (*where, "countries"), c)
-                for c in self.countries((*where, "countries"), specialist.countries)
+                (by_country[c], (*where, "countries", item), c)
+                for item, c in self.countries((*where, "countries"), specialist.countries)
             ]
             groups += [
-                (by_region[r], (*where, "regions"), r)
-                for r in self.regions((*where, "regions"), specialist.regions)
+                (by_region[r], (*where, "regions", item), r)
+                for item, r in self.regions((*where, "regions"), specialist.regions)
             ]
             if specialist.anywhere:
                 groups.append((anywhere, (*where, "anywhere"), "anywhere"))
@@ -763,22 +763,24 @@ class _Compiler:
             weights,
         )
 
-    def countries(self, at: Path, values: list[str]) -> list[str]:
+    def countries(self, at: Path, values: list[str]) -> list[tuple[int, str]]:
+        """The valid country codes with their positions; every other one is reported."""
         good = []
         for position, value in enumerate(values):
             if geo.is_country(value):
-                good.append(value)
+                good.append((position, value))
                 continue
             guess = geo.country_code(value)
             hint = f" (did you mean {shown(guess)}?)" if guess else ""
             self.report((*at, position), value, f"is not an ISO 3166-1 alpha-2 country code{hint}")
         return good
 
-    def regions(self, at: Path, values: list[str]) -> list[str]:
+    def regions(self, at: Path, values: list[str]) -> list[tuple[int, str]]:
+        """The valid region codes with their positions; every other one is reported."""
         good = []
         for position, value in enumerate(values):
             if geo.is_region(value):
-                good.append(value)
+                good.append((position, value))
             else:
                 self.report(
                     (*at, position),
