@@ -88,6 +88,7 @@ class RedisServer:
     port: int
     directory: Path
     cluster: bool = False
+    password: str | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -106,6 +107,8 @@ class RedisServer:
             "--dir", str(self.directory),
             "--logfile", str(self.directory / "redis.log"),
         ]  # fmt: skip
+        if self.password is not None:
+            args += ["--requirepass", self.password]
         if self.cluster:
             args += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
             args += ["--cluster-node-timeout", "2000"]
@@ -131,7 +134,8 @@ class RedisServer:
         try:
             with socket.create_connection((HOST, self.port), timeout=0.5) as conn:
                 conn.sendall(b"PING\r\n")
-                return conn.recv(64).startswith(b"+PONG")
+                # A server that demands a password answers, refusing the PING.
+                return conn.recv(64).startswith((b"+PONG", b"-NOAUTH"))
         except OSError:
             return False
 
@@ -151,11 +155,14 @@ class RedisServer:
         self.process.send_signal(signal.SIGCONT)
 
 
-def start_server(directory: Path | None = None, port: int | None = None) -> RedisServer:
-    """A standalone redis-server on a free loopback port, answering when returned."""
+def start_server(
+    directory: Path | None = None, port: int | None = None, password: str | None = None
+) -> RedisServer:
+    """A standalone redis-server on a free loopback port, answering when returned;
+    with `password`, one that refuses every command until a client gives it."""
     home = directory or Path(tempfile.mkdtemp(prefix="router-redis-"))
     for attempt in range(3):
-        server = RedisServer(port or free_port(), home)
+        server = RedisServer(port or free_port(), home, password=password)
         try:
             return server.start()
         except RuntimeError:

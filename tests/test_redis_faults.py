@@ -305,3 +305,59 @@ async def test_a_batch_cut_short_by_an_outage_reports_each_lead_it_could_not_dec
         again = await client.post("/v1/route/batch", json={"leads": leads[1:]})
         assert again.status_code == 503
         assert again.json()["error"] == "routing state unavailable"
+
+
+@pytest.fixture
+def locked_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server that refuses every command until the client gives its password."""
+    try:
+        server = start_server(tmp_path / "redis", password="s3cret")
+    except RuntimeError as error:
+        pytest.fail(str(error))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("credentials", "reason"),
+    [
+        (
+            "",
+            "it requires a password; give it in the Redis URL (ROUTER_REDIS_URL or "
+            "--redis-url) as redis://:PASSWORD@{where}/0, or redis://USER:PASSWORD@{where}/0 "
+            "for an ACL user",
+        ),
+        (
+            ":wrong@",
+            "it does not accept the user name and password of the Redis URL "
+            "(ROUTER_REDIS_URL or --redis-url): invalid username-password pair or user is "
+            "disabled.",
+        ),
+    ],
+    ids=["no-password", "wrong-password"],
+)
+async def test_a_redis_that_wants_a_password_is_named_as_refusing_us_not_unreachable(
+    locked_redis: RedisServer, tmp_path: Path, credentials: str, reason: str
+) -> None:
+    where = f"{HOST}:{locked_redis.port}"
+    url = f"redis://{credentials}{where}/0"
+    rules = copy_rules(CASES / "order", tmp_path)
+    async with asgi_client(create_app(Settings(rules_dir=rules, redis_url=url))) as client:
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["reason"] == (
+            f"Redis at {where} refused the connection for authentication (ping): "
+            + reason.format(where=where)
+        )
+        routed = await client.post("/v1/route", json={"id": "A1", **WEST})
+        assert routed.status_code == 503
+        assert routed.json()["detail"]["explanation"] == (
+            f"Redis at {where} refused the connection for authentication (execute): "
+            + reason.format(where=where)
+        )
+
+    url = f"redis://:s3cret@{where}/0"
+    async with asgi_client(create_app(Settings(rules_dir=rules, redis_url=url))) as client:
+        assert (await client.get("/readyz")).status_code == 200

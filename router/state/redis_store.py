@@ -104,6 +104,7 @@ class RedisState:
         gate: asyncio.Semaphore | None = None,
         gate_timeout: float = 0.25,
         where: str = "redis",
+        password_given: bool = False,
     ) -> None:
         self.client = client
         self.kind = "redis-cluster" if isinstance(client, RedisCluster) else "redis"
@@ -111,6 +112,7 @@ class RedisState:
         self.window_ms = max(1, int(replay_window.total_seconds() * 1000))
         self.deadline = deadline
         self.where = where
+        self._password_given = password_given
         self._pool = pool
         self._gate = gate
         self._gate_timeout = gate_timeout
@@ -299,6 +301,8 @@ class RedisState:
                     if self._pool is not None:
                         await self._pool.disconnect(inuse_connections=False)
                     return await call()
+        except redis_errors.AuthenticationError as error:
+            raise StateUnavailable(self._refused(what, error)) from error
         except UNREACHABLE as error:
             explanation = str(error) or type(error).__name__
             if isinstance(error, TimeoutError) and not str(error):
@@ -306,6 +310,20 @@ class RedisState:
             raise StateUnavailable(
                 f"Redis at {self.where} cannot be reached ({what}): {explanation}"
             ) from error
+
+    def _refused(self, what: str, error: redis_errors.AuthenticationError) -> str:
+        """A server that wants a password, or another one, says what to configure."""
+        refused = f"Redis at {self.where} refused the connection for authentication ({what})"
+        if not self._password_given:
+            return (
+                f"{refused}: it requires a password; give it in the Redis URL "
+                f"(ROUTER_REDIS_URL or --redis-url) as redis://:PASSWORD@{self.where}/0, "
+                f"or redis://USER:PASSWORD@{self.where}/0 for an ACL user"
+            )
+        return (
+            f"{refused}: it does not accept the user name and password of the Redis URL "
+            f"(ROUTER_REDIS_URL or --redis-url): {error}"
+        )
 
     @asynccontextmanager
     async def _slot(self) -> AsyncIterator[None]:
@@ -370,10 +388,11 @@ class _Call:
 
 
 def _dropped(error: redis_errors.ConnectionError) -> bool:
-    """A connection that broke, rather than a pool that had none free."""
-    return not isinstance(error, redis_errors.MaxConnectionsError) and not isinstance(
-        error.__cause__, TimeoutError
-    )
+    """A connection that broke, rather than a pool that had none free or a server
+    that refused the password (a second attempt would be refused the same way)."""
+    if isinstance(error, redis_errors.MaxConnectionsError | redis_errors.AuthenticationError):
+        return False
+    return not isinstance(error.__cause__, TimeoutError)
 
 
 def pack_availability(availability: Availability) -> str:
@@ -475,6 +494,7 @@ def open_redis(
     deadline = wait + 2 * (connect + socket)
     parts = urlsplit(url)
     where = f"{parts.hostname}:{parts.port or 6379}"
+    password_given = parts.password is not None
     if settings.redis_cluster:
         # The cluster client's per-node pools refuse rather than wait when full,
         # so the gate is what makes a burst wait for a free connection.
@@ -494,6 +514,7 @@ def open_redis(
             gate=asyncio.Semaphore(settings.redis_max_connections),
             gate_timeout=wait,
             where=where,
+            password_given=password_given,
         )
     pool = BlockingConnectionPool.from_url(
         url,
@@ -511,4 +532,5 @@ def open_redis(
         deadline=deadline,
         pool=pool,
         where=where,
+        password_given=password_given,
     )
