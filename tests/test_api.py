@@ -787,6 +787,37 @@ async def test_probes_and_scrapers_may_add_query_parameters(client: httpx.AsyncC
             "application/json",
             [("body", "could not be read as JSON: it is nested too deeply to read")],
         ),
+        (
+            "put",
+            "/v1/reps/ada/availability?x=1",
+            b'{"paused": "maybe", "away_from": "2026-12-24T00:00:00", "colour": "red"}',
+            "application/json",
+            [
+                (
+                    "query.x",
+                    "is not a query parameter of /v1/reps/ada/availability (it takes none)",
+                ),
+                (
+                    "paused",
+                    'Input should be a valid boolean, unable to interpret input (got "maybe")',
+                ),
+                ("colour", "is not a known field"),
+            ],
+        ),
+        (
+            "put",
+            "/v1/reps/ada/availability",
+            '{"paused": true}'.encode("utf-16"),
+            "application/json",
+            [("body", "is not UTF-8 text (byte 1 cannot be read)")],
+        ),
+        (
+            "put",
+            "/v1/reps/ada/availability",
+            '{"paused": true}'.encode("utf-32"),
+            "application/json",
+            [("body", "is not UTF-8 text (byte 1 cannot be read)")],
+        ),
     ],
     ids=[
         "query-and-content-type",
@@ -795,6 +826,9 @@ async def test_probes_and_scrapers_may_add_query_parameters(client: httpx.AsyncC
         "long-number",
         "put-latin-1",
         "put-deep",
+        "put-query-and-body",
+        "put-utf-16",
+        "put-utf-32",
     ],
 )
 async def test_every_problem_of_a_request_is_named_with_where_it_is(

@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for module in (routing, rules, reps, health):
         app.include_router(module.routes)
-    document_bodies(app, routing.BODY_MODELS)
+    document_bodies(app, (*routing.BODY_MODELS, *reps.BODY_MODELS))
     return app
 
 

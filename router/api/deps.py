@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
@@ -22,15 +23,22 @@ RouterDep = Annotated[Router, Depends(get_router)]
 # job's `params:`): refusing them would fail a liveness check and restart the pod.
 LENIENT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
+# Endpoints that read their body themselves and check their query string with it, so
+# that a query problem and the body's problems are reported together.
+OWN_QUERY_CHECK: set[Callable[..., Any]] = set()
+
 
 async def no_unknown_query(request: Request) -> None:
     """Refuse query parameters a route does not declare (an app-wide dependency; the
-    routing endpoints, served ahead of FastAPI, check their own). The health and
+    routing endpoints, served ahead of FastAPI, and those in OWN_QUERY_CHECK check
+    their own). The health and
     metrics endpoints ignore them, and FastAPI's own /docs pages are not routes that
     take dependencies."""
     if not request.query_params or request.url.path in LENIENT_PATHS:
         return
     route = request.scope.get("route")
+    if getattr(route, "endpoint", None) in OWN_QUERY_CHECK:
+        return
     known = tuple(_query_names(getattr(route, "dependant", None)))
     errors: list[Any] = []
     unknown_query(request, known, errors)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict
 
-from router.api.deps import RouterDep
+from router.api.bodies import body_of, unknown_query
+from router.api.deps import OWN_QUERY_CHECK, RouterDep
 from router.api.schemas import ErrorBody
 from router.shown import shown
 from router.state.base import Availability
@@ -98,20 +99,36 @@ async def get_rep(rep_id: str, router: RouterDep) -> dict[str, Any]:
     return await status(router, rep_id)
 
 
+# Read by the endpoint itself (router.api.bodies), as the routing endpoints read theirs:
+# a body that is not UTF-8 is refused, and a query problem is named beside the body's.
+BODY_MODELS = (Availability,)
+AVAILABILITY_BODY = {
+    "requestBody": {
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Availability"}}},
+        "required": True,
+    }
+}
+
+
 @routes.put(
     "/{rep_id}/availability",
     response_model=RepStatus,
     summary="Set a rep's run-time availability",
     responses=NOT_FOUND,
+    openapi_extra=AVAILABILITY_BODY,
 )
-async def put_availability(
-    rep_id: str, availability: Availability, router: RouterDep
-) -> dict[str, Any]:
+async def put_availability(rep_id: str, request: Request, router: RouterDep) -> dict[str, Any]:
     """Pause a rep or set an out-of-office window; effective for the next lead."""
+    errors: list[Any] = []
+    unknown_query(request, (), errors)
+    availability = await body_of(request, Availability, errors)
     if rep_id not in router.rules.reps:
         raise HTTPException(404, not_in_rules(rep_id, router.rules.version))
     await router.state.set_availability(rep_id, availability)
     return await status(router, rep_id)
+
+
+OWN_QUERY_CHECK.add(put_availability)
 
 
 def not_in_rules(rep_id: str, version: str) -> str:
