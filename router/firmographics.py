@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from router.shown import shown
 
@@ -85,13 +85,27 @@ def _parse_text(text: str) -> Decimal | None:
     return _lower_bound(text.strip().lower().removesuffix("+").rstrip())
 
 
-def _check_number(value: int | float, expected: str) -> None:
+# How an infinite figure was written, when the reader of the body could tell: a number
+# such as 1e400 (read as infinity), the token Infinity (which JSON does not allow), or
+# either (both were in one body).
+Written = Literal["number", "token", "either"]
+
+
+def _infinite(value: float, written: Written) -> str:
+    if written == "token":
+        return f"{'-' if value < 0 else ''}Infinity (not a number JSON allows)"
+    sign = "minus " if value < 0 else ""
+    if written == "either":
+        return f"{sign}infinity (Infinity, not a number JSON allows, or a number beyond 1.8e308)"
+    return f"{sign}infinity (a number beyond 1.8e308)"
+
+
+def _check_number(value: int | float, expected: str, written: Written) -> None:
     if isinstance(value, float) and not math.isfinite(value):
-        # A JSON number such as 1e400 is read as infinity: say so, not "inf".
+        # Say what was sent, not "inf"; NaN can only have been written as NaN.
         if math.isnan(value):
             raise FigureError(f"NaN is not {expected}")
-        sign = "minus " if value < 0 else ""
-        raise FigureError(f"{sign}infinity (a number beyond 1.8e308) is not {expected}")
+        raise FigureError(f"{_infinite(value, written)} is not {expected}")
     if isinstance(value, bool) or value < 0:
         raise FigureError(f"{_shown(value)} is not {expected}")
     if value > LIMIT:
@@ -102,14 +116,15 @@ def _shown(value: object) -> str:
     return shown(value, limit=40)
 
 
-def parse_count(value: int | float | str | None) -> int | None:
+def parse_count(value: int | float | str | None, infinity: Written = "number") -> int | None:
     """Number of employees from an int, a whole float or text such as '1,200', '5k', '2M'.
 
     A range such as '51-200' gives its lower bound (51), the conservative reading, and
     '10000+' gives 10000. None or blank text gives None.
 
     Raises FigureError for booleans, negative, fractional or non-finite numbers and text
-    that is not a count.
+    that is not a count; `infinity` says how an infinite number was written, for its
+    message.
     """
     if value is None:
         return None
@@ -122,13 +137,13 @@ def parse_count(value: int | float | str | None) -> int | None:
         if count > LIMIT:
             raise FigureError(f"{_shown(value)} is too large to be {_EMPLOYEES_EXPECTED}")
         return int(count)
-    _check_number(value, _EMPLOYEES_EXPECTED)
+    _check_number(value, _EMPLOYEES_EXPECTED, infinity)
     if isinstance(value, float) and not value.is_integer():
         raise FigureError(f"{_shown(value)} is not {_EMPLOYEES_EXPECTED}")
     return int(value)
 
 
-def parse_money(value: int | float | str | None) -> float | None:
+def parse_money(value: int | float | str | None, infinity: Written = "number") -> float | None:
     """Amount of money (revenue, deal size) in units from a number or text such as '5M',
     '$2.5B', '2.5bn', '750k', '$1,200,000', '1.5 million' or 'USD 300k'.
 
@@ -149,5 +164,5 @@ def parse_money(value: int | float | str | None) -> float | None:
         if amount > LIMIT:
             raise FigureError(f"{_shown(value)} is too large to be {_MONEY_EXPECTED}")
         return float(amount)
-    _check_number(value, _MONEY_EXPECTED)
+    _check_number(value, _MONEY_EXPECTED, infinity)
     return float(value)

@@ -18,11 +18,12 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StringConstraints,
+    ValidationInfo,
 )
 from pydantic_core import to_json
 
 from router import domains, geo
-from router.firmographics import FigureError, parse_count, parse_money
+from router.firmographics import FigureError, Written, parse_count, parse_money
 from router.ruleset.indexes import normal_industry
 from router.shown import shown
 
@@ -44,14 +45,26 @@ def _unicode(value: str) -> str:
 RawFigure = StrictInt | StrictFloat | Annotated[str, StringConstraints(max_length=100)]
 
 
-def _readable_count(value: int | float | str) -> int | float | str:
+def _readable_count(value: int | float | str, info: ValidationInfo) -> int | float | str:
+    if isinstance(value, float) and math.isinf(value):
+        parse_count(value, _written(info))
     _count(value)
     return value
 
 
-def _readable_money(value: int | float | str) -> int | float | str:
+def _readable_money(value: int | float | str, info: ValidationInfo) -> int | float | str:
+    if isinstance(value, float) and math.isinf(value):
+        parse_money(value, _written(info))
     _money(value)
     return value
+
+
+def _written(info: ValidationInfo) -> Written:
+    """How the body wrote its infinite numbers, when its reader noted it (in the
+    validation context, router.api.bodies); a number beyond 1.8e308 otherwise."""
+    context = info.context
+    written = context.get("infinity") if isinstance(context, dict) else None
+    return written if written in ("token", "either") else "number"
 
 
 def _not_blank(value: str) -> str:

@@ -175,6 +175,48 @@ async def test_figures_are_named_as_the_json_sent_them(client: httpx.AsyncClient
     assert await loads(client) == {"ada": 0, "ben": 0}
 
 
+@pytest.mark.parametrize(
+    ("body", "employees", "deal_size"),
+    [
+        (
+            b'{"id": "L6", "employees": Infinity, "deal_size": -Infinity}',
+            "Infinity (not a number JSON allows)",
+            "-Infinity (not a number JSON allows)",
+        ),
+        (
+            b'{"id": "L6", "employees": NaN, "deal_size": -1e400}',
+            "NaN",
+            "minus infinity (a number beyond 1.8e308)",
+        ),
+        (
+            b'{"id": "L6", "employees": 1e400, "deal_size": -Infinity}',
+            "infinity (Infinity, not a number JSON allows, or a number beyond 1.8e308)",
+            "minus infinity (Infinity, not a number JSON allows, or a number beyond 1.8e308)",
+        ),
+    ],
+    ids=["tokens", "nan-and-overflow", "both-in-one-body"],
+)
+async def test_infinity_is_named_as_the_body_wrote_it(
+    client: httpx.AsyncClient, body: bytes, employees: str, deal_size: str
+) -> None:
+    """The token Infinity is not JSON; 1e400 is a number too large for a float."""
+    response = await post_bytes(client, body)
+    assert response.status_code == 422
+    assert response.json()["problems"] == [
+        {
+            "field": "employees",
+            "message": f'{employees} is not a number of employees (expected e.g. 1200, "1,200", '
+            '"5k")',
+        },
+        {
+            "field": "deal_size",
+            "message": f"{deal_size} is not an amount of money "
+            '(expected e.g. 5000000, "$2.5M", "750k")',
+        },
+    ]
+    assert await loads(client) == {"ada": 0, "ben": 0}
+
+
 async def test_text_a_caller_sent_is_shown_as_json_text(client: httpx.AsyncClient) -> None:
     """In double quotes, as in the body sent, letters beyond ASCII as they were written."""
     body = '{"id": "L5", "employees": "zwölf", "attributes": "Größe"}'.encode()

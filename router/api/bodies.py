@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import email.message
 import json
+import math
 import sys
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -98,11 +99,26 @@ def as_fastapi_reads(body: bytes, json_type: bool, model: type[Model], errors: l
         missing = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
         raise RequestValidationError([*errors, missing])
     data: Any = body
+    # Infinity is read from the token Infinity (not JSON) and from a number such as
+    # 1e400: which one a body held is noted while it is read, for the figures' message.
+    written: set[str] = set()
+
+    def noted(token: str) -> float:
+        if token != "NaN":
+            written.add("token")
+        return float(token)
+
+    def number(text: str) -> float:
+        value = float(text)
+        if math.isinf(value):
+            written.add("number")
+        return value
+
     if json_type:
         try:
             # UTF-8 only (a byte order mark is allowed), as the fast path reads it:
             # json.loads alone would also take UTF-16 and UTF-32.
-            data = json.loads(body.decode("utf-8-sig"))
+            data = json.loads(body.decode("utf-8-sig"), parse_constant=noted, parse_float=number)
         except json.JSONDecodeError as error:
             where = f"line {error.lineno}, column {error.colno}"
             invalid = {
@@ -116,7 +132,8 @@ def as_fastapi_reads(body: bytes, json_type: bool, model: type[Model], errors: l
         except (ValueError, RecursionError) as error:
             raise RequestValidationError([*errors, unreadable(error)]) from error
     try:
-        parsed = model.model_validate(data, from_attributes=True)
+        infinity = written.pop() if len(written) == 1 else "either" if written else None
+        parsed = model.model_validate(data, from_attributes=True, context={"infinity": infinity})
     except ValidationError as error:
         raise RequestValidationError([*errors, *in_body(error.errors())]) from None
     if errors:
