@@ -99,6 +99,8 @@ def _plain_json(attributes: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"are nested more than {ATTRIBUTES_DEPTH} levels deep; flatten them")
         children: list[Any] = []
         for value in level:
+            if isinstance(value, dict) and not all(_is_unicode(key) for key in value):
+                raise ValueError(_surrogate_at(attributes))
             for child in value.values() if isinstance(value, dict) else value:
                 if isinstance(child, dict | list):
                     children.append(child)
@@ -106,8 +108,41 @@ def _plain_json(attributes: dict[str, Any]) -> dict[str, Any]:
                     raise ValueError(
                         "hold a number JSON cannot carry (NaN, Infinity, or one beyond 1.8e308)"
                     )
+                elif isinstance(child, str) and not _is_unicode(child):
+                    raise ValueError(_surrogate_at(attributes))
         level = children
     return attributes
+
+
+def _is_unicode(text: str) -> bool:
+    """False for text holding a lone surrogate, which cannot become UTF-8."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _surrogate_at(attributes: dict[str, Any]) -> str:
+    """The message for the first key or text holding a lone surrogate, naming its path."""
+    why = "that is not valid Unicode (a lone surrogate)"
+    stack: list[tuple[str, Any]] = [("", attributes)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key in value:
+                if not _is_unicode(key):
+                    return f"hold a key {why}: {shown(key)}" + (f" in {path}" if path else "")
+            inside = [(f"{path}.{key}" if path else key, child) for key, child in value.items()]
+            stack.extend(reversed(inside))
+        elif isinstance(value, list):
+            inside = [(f"{path}[{index}]", child) for index, child in enumerate(value)]
+            stack.extend(reversed(inside))
+        elif isinstance(value, str) and not _is_unicode(value):
+            return f"hold text {why} at {path}"
+    return f"hold text {why}"
 
 
 def _lead_id(value: object) -> object:

@@ -217,6 +217,34 @@ async def test_infinity_is_named_as_the_body_wrote_it(
     assert await loads(client) == {"ada": 0, "ben": 0}
 
 
+@pytest.mark.parametrize(
+    ("attributes", "message"),
+    [
+        (
+            rb'{"notes": ["fine", "half a pair \ud800"]}',
+            "hold text that is not valid Unicode (a lone surrogate) at notes[1]",
+        ),
+        (
+            rb'{"crm": {"owner": {"name\udc00": "x"}}}',
+            'hold a key that is not valid Unicode (a lone surrogate): "name\\udc00" in crm.owner',
+        ),
+        (
+            rb'{"\ud83d": 1}',
+            'hold a key that is not valid Unicode (a lone surrogate): "\\ud83d"',
+        ),
+    ],
+    ids=["text-in-a-list", "nested-key", "top-level-key"],
+)
+async def test_attributes_holding_a_lone_surrogate_are_refused_naming_where(
+    client: httpx.AsyncClient, attributes: bytes, message: str
+) -> None:
+    """A lone surrogate cannot become UTF-8: the lead could be neither hashed nor stored."""
+    response = await post_bytes(client, b'{"id": "U1", "attributes": ' + attributes + b"}")
+    assert response.status_code == 422
+    assert response.json()["problems"] == [{"field": "attributes", "message": message}]
+    assert await loads(client) == {"ada": 0, "ben": 0}
+
+
 async def test_text_a_caller_sent_is_shown_as_json_text(client: httpx.AsyncClient) -> None:
     """In double quotes, as in the body sent, letters beyond ASCII as they were written."""
     body = '{"id": "L5", "employees": "zwölf", "attributes": "Größe"}'.encode()
