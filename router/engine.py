@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from router.leads import Lead, NormalLead, normalise
 from router.plan import Candidate, Outcome, Pick, Plan, Sticky
 from router.ruleset.compiled import (
+    BY_INDUSTRY,
     AccountCard,
     CompiledRules,
     GeoIndex,
@@ -25,6 +26,7 @@ from router.ruleset.compiled import (
     RepCard,
     TerritoryCard,
 )
+from router.ruleset.indexes import POSTAL_TABLE_DIGITS
 from router.shown import shown
 
 Trace = list[dict[str, Any]]
@@ -328,10 +330,27 @@ def lookup(index: GeoIndex, lead: NormalLead) -> tuple[TerritoryCard, str] | Non
     """The most specific territory for a place: postal, region, country, anywhere."""
     industry = lead.industry
     country = lead.country
-    if country is not None and lead.postal is not None:
-        by_postal = _postal_lookup(index, country, lead.postal, industry)
-        if by_postal is not None:
-            return by_postal
+    postal = lead.postal
+    if country is not None and postal is not None:
+        table = index.postal_tables.get(country)
+        head = postal[:POSTAL_TABLE_DIGITS]
+        if (
+            table is not None
+            and len(head) == POSTAL_TABLE_DIGITS
+            and head.isdigit()
+            and head.isascii()
+        ):
+            at = table.codes[int(head)]
+            if at >= 0:
+                return table.answers[at]
+            if at == BY_INDUSTRY:
+                by_postal = _postal_lookup(index, country, postal, industry)
+                if by_postal is not None:
+                    return by_postal
+        else:
+            by_postal = _postal_lookup(index, country, postal, industry)
+            if by_postal is not None:
+                return by_postal
     if lead.region is not None:
         slot = index.regions.get(lead.region)
         found = slot.pick(industry) if slot else None

@@ -136,9 +136,35 @@ class RangeTable:
         return f"{self.lows[index]}-{self.highs[index]}"
 
 
+# PostalTable.codes: no prefix or range holds the code; or the answer depends on the
+# lead's industry, so the prefixes and ranges are read one by one.
+NO_CLAIM = -1
+BY_INDUSTRY = -2
+
+
+@dataclass(frozen=True, slots=True)
+class PostalTable:
+    """The postal level's answer for every five-digit code of one country, worked out
+    when the rules are compiled (indexes.postal_table): `codes[int(code)]` is a position
+    in `answers` (territory, and the words of the trace), NO_CLAIM or BY_INDUSTRY.
+
+    A lead's code is read by its first five digits, as the prefixes and ranges read it.
+    One array read replaces a look-up per prefix length and a search per range table,
+    which in a large rule set touch many objects far apart in memory.
+    """
+
+    codes: array[int]
+    answers: tuple[tuple[TerritoryCard, str], ...]
+
+
 @dataclass(frozen=True, slots=True)
 class GeoIndex:
-    """Territories of one structure and segment, by place, from most to least specific."""
+    """Territories of one structure and segment, by place, from most to least specific.
+
+    `postal_tables` holds a PostalTable for each country with many postal claims, all
+    of digits (see indexes.postal_table); the other countries' codes are looked up in
+    `prefixes` and `ranges`.
+    """
 
     prefixes: Mapping[str, Mapping[str, Slot]]
     prefix_lengths: Mapping[str, tuple[int, ...]]
@@ -146,6 +172,7 @@ class GeoIndex:
     regions: Mapping[str, Slot]
     countries: Mapping[str, Slot]
     anywhere: Slot | None
+    postal_tables: Mapping[str, PostalTable] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,13 +5,22 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from router import geo
 from router.ruleset import schema
-from router.ruleset.compiled import DENSE_DIGITS, GeoIndex, RangeTable, Slot, TerritoryCard
+from router.ruleset.compiled import (
+    BY_INDUSTRY,
+    DENSE_DIGITS,
+    NO_CLAIM,
+    GeoIndex,
+    PostalTable,
+    RangeTable,
+    Slot,
+    TerritoryCard,
+)
 from router.ruleset.problems import Path
 from router.shown import shown
 
@@ -61,6 +70,72 @@ def _dense(length: int, bucket: list[_Range]) -> array[int] | None:
     return table
 
 
+# A country gets a PostalTable (400 kB) in an index once it has this many postal
+# prefixes and ranges; fewer are quickly read one by one.
+POSTAL_TABLE_CLAIMS = 1_000
+POSTAL_TABLE_DIGITS = 5
+
+
+def postal_table(
+    country: str,
+    prefixes: Mapping[str, Slot],
+    tables: tuple[RangeTable, ...],
+    shared: dict[tuple[str, str], tuple[TerritoryCard, str]],
+) -> PostalTable | None:
+    """The postal level's answer for every five-digit code, or None when the country has
+    fewer than POSTAL_TABLE_CLAIMS claims or a claim that is not plain digits of at most
+    five (a prefix such as "SW1", a six-digit range).
+
+    Every claim paints the codes it holds, from the least specific up, so that each code
+    ends with the claim that engine._postal_lookup would pick: the longest prefix, unless
+    a range of higher rank holds the code; a prefix before a range of the same rank; the
+    first range table before a later one. A claim whose territory depends on the lead's
+    industry paints BY_INDUSTRY, and a more specific claim paints over it, as it wins
+    whatever the industry. `shared` keeps one answer per territory and words.
+    """
+    if len(prefixes) + sum(len(t.lows) for t in tables) < POSTAL_TABLE_CLAIMS:
+        return None
+    digits = POSTAL_TABLE_DIGITS
+    claims: list[tuple[tuple[int, int, int], int, int, Slot, str]] = []
+    for prefix, slot in prefixes.items():
+        if len(prefix) > digits or not (prefix.isascii() and prefix.isdigit()):
+            return None
+        span = 10 ** (digits - len(prefix))
+        low = int(prefix) * span
+        claims.append(((len(prefix), 1, 0), low, low + span, slot, f"{country} {prefix}"))
+    for order, table in enumerate(tables):
+        if table.length > digits or table.dense is None:
+            return None
+        span = 10 ** (digits - table.length)
+        for at, (first, last) in enumerate(zip(table.lows, table.highs, strict=True)):
+            claims.append(
+                (
+                    (table.ranks[at], 0, -order),
+                    int(first) * span,
+                    (int(last) + 1) * span,
+                    table.slots[at],
+                    f"{country} {first}-{last}",
+                )
+            )
+    claims.sort(key=lambda claim: claim[0])
+    codes: array[int] = array("i", [NO_CLAIM]) * 10**digits
+    answers: list[tuple[TerritoryCard, str]] = []
+    for order_key, low, high, slot, where in claims:
+        is_prefix = order_key[1]
+        if slot.by_industry is not None or slot.any_industry is None:
+            value = BY_INDUSTRY
+        else:
+            label = f"postal prefix {where}" if is_prefix else f"postal range {where}"
+            key = (slot.any_industry.id, label)
+            answer = shared.get(key)
+            if answer is None:
+                answer = shared[key] = (slot.any_industry, label)
+            value = len(answers)
+            answers.append(answer)
+        codes[low:high] = array("i", [value]) * (high - low)
+    return PostalTable(codes, tuple(answers))
+
+
 @dataclass
 class _IndexDraft:
     prefixes: dict[str, dict[str, _SlotDraft]] = field(default_factory=lambda: defaultdict(dict))
@@ -99,6 +174,8 @@ class GeoClaims:
         self.report = report
         self.segments = segments
         self.drafts: dict[tuple[str, str], _IndexDraft] = defaultdict(_IndexDraft)
+        # The postal tables' answers, shared between the indexes of every segment.
+        self.answers: dict[tuple[str, str], tuple[TerritoryCard, str]] = {}
 
     def claim(self, at: Path, territory: schema.Territory, card: TerritoryCard) -> None:
         places = self.places(at, territory)
@@ -258,16 +335,25 @@ class GeoClaims:
             )
             self.prefixes_inside_ranges(draft, country, length, bucket)
         self.ranges_across_lengths(draft)
+        prefixes = {c: {p: s.freeze() for p, s in t.items()} for c, t in draft.prefixes.items()}
+        ranges = {c: tuple(t) for c, t in tables.items()}
+        postal_tables = {}
+        for country in prefixes.keys() | ranges.keys():
+            table = postal_table(
+                country, prefixes.get(country, {}), ranges.get(country, ()), self.answers
+            )
+            if table is not None:
+                postal_tables[country] = table
         return GeoIndex(
-            prefixes={c: {p: s.freeze() for p, s in t.items()} for c, t in draft.prefixes.items()},
+            prefixes=prefixes,
             prefix_lengths={
-                c: tuple(sorted({len(p) for p in t}, reverse=True))
-                for c, t in draft.prefixes.items()
+                c: tuple(sorted({len(p) for p in t}, reverse=True)) for c, t in prefixes.items()
             },
-            ranges={c: tuple(t) for c, t in tables.items()},
+            ranges=ranges,
             regions={k: s.freeze() for k, s in draft.regions.items()},
             countries={k: s.freeze() for k, s in draft.countries.items()},
             anywhere=draft.anywhere.freeze() if draft.anywhere else None,
+            postal_tables=postal_tables,
         )
 
     def ranges_across_lengths(self, draft: _IndexDraft) -> None:
