@@ -17,6 +17,7 @@ from router.leads import Lead, NormalLead, normalise
 from router.plan import Candidate, Outcome, Pick, Plan, Sticky
 from router.ruleset.compiled import (
     BY_INDUSTRY,
+    POSTAL_TABLE_DIGITS,
     AccountCard,
     CompiledRules,
     GeoIndex,
@@ -26,7 +27,6 @@ from router.ruleset.compiled import (
     RepCard,
     TerritoryCard,
 )
-from router.ruleset.indexes import POSTAL_TABLE_DIGITS
 from router.shown import shown
 
 Trace = list[dict[str, Any]]

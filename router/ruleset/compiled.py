@@ -136,6 +136,8 @@ class RangeTable:
         return f"{self.lows[index]}-{self.highs[index]}"
 
 
+# A PostalTable holds the codes of this many digits (100,000 of them, 400 kB).
+POSTAL_TABLE_DIGITS = 5
 # PostalTable.codes: no prefix or range holds the code; or the answer depends on the
 # lead's industry, so the prefixes and ranges are read one by one.
 NO_CLAIM = -1

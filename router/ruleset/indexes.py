@@ -15,6 +15,7 @@ from router.ruleset.compiled import (
     BY_INDUSTRY,
     DENSE_DIGITS,
     NO_CLAIM,
+    POSTAL_TABLE_DIGITS,
     GeoIndex,
     PostalTable,
     RangeTable,
@@ -73,7 +74,6 @@ def _dense(length: int, bucket: list[_Range]) -> array[int] | None:
 # A country gets a PostalTable (400 kB) in an index once it has this many postal
 # prefixes and ranges; fewer are quickly read one by one.
 POSTAL_TABLE_CLAIMS = 1_000
-POSTAL_TABLE_DIGITS = 5
 
 
 def postal_table(
