@@ -17,6 +17,7 @@ from router.leads import Lead, NormalLead, normalise
 from router.plan import Candidate, Outcome, Pick, Plan, Sticky
 from router.ruleset.compiled import (
     BY_INDUSTRY,
+    FIRST_ANSWER,
     POSTAL_TABLE_DIGITS,
     AccountCard,
     CompiledRules,
@@ -341,8 +342,8 @@ def lookup(index: GeoIndex, lead: NormalLead) -> tuple[TerritoryCard, str] | Non
             and head.isascii()
         ):
             at = table.codes[int(head)]
-            if at >= 0:
-                return table.answers[at]
+            if at >= FIRST_ANSWER:
+                return table.answers[at - FIRST_ANSWER]
             if at == BY_INDUSTRY:
                 by_postal = _postal_lookup(index, country, postal, industry)
                 if by_postal is not None:
@@ -374,7 +375,9 @@ def _postal_lookup(
     """The longest postal prefix claimed, unless a postal range of higher rank holds the code."""
     found: TerritoryCard | None = None
     label = ""
-    rank = 0
+    # Below every claim: a range whose bounds share no leading digit (19000-20999)
+    # ranks 0 and still holds its codes where no prefix does.
+    rank = -1
     prefixes = index.prefixes.get(country)
     if prefixes is not None:
         for length in index.prefix_lengths[country]:

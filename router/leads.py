@@ -126,7 +126,8 @@ def _is_unicode(text: str) -> bool:
 
 
 def _surrogate_at(attributes: dict[str, Any]) -> str:
-    """The message for the first key or text holding a lone surrogate, naming its path."""
+    """The message for the first key or text holding a lone surrogate, naming where it is
+    as a path of keys in JSON quotes and list positions: ["crm"]["notes"][1]."""
     why = "that is not valid Unicode (a lone surrogate)"
     stack: list[tuple[str, Any]] = [("", attributes)]
     while stack:
@@ -135,7 +136,7 @@ def _surrogate_at(attributes: dict[str, Any]) -> str:
             for key in value:
                 if not _is_unicode(key):
                     return f"hold a key {why}: {shown(key)}" + (f" in {path}" if path else "")
-            inside = [(f"{path}.{key}" if path else key, child) for key, child in value.items()]
+            inside = [(f"{path}[{shown(key)}]", child) for key, child in value.items()]
             stack.extend(reversed(inside))
         elif isinstance(value, list):
             inside = [(f"{path}[{index}]", child) for index, child in enumerate(value)]

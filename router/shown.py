@@ -9,8 +9,9 @@ def shown(value: object, limit: int | None = None) -> str:
     """Text in double quotes ("maybe"); numbers, true, false, null, lists and objects
     as JSON writes them; a value JSON has no form for (a YAML date) as its text.
 
-    Beyond `limit` characters the rest is cut to "...". A lone surrogate, which cannot
-    become UTF-8, is kept as its JSON escape (\\ud800), so the message can be sent.
+    Beyond `limit` characters the rest is cut to "..." (inside the quotes of text).
+    A lone surrogate, which cannot become UTF-8, is kept as its JSON escape (\\ud800),
+    so the message can be sent.
     """
     if type(value) is str and value.isprintable() and '"' not in value and "\\" not in value:
         # What json.dumps would write, without its cost: lead notes are written for
@@ -21,5 +22,7 @@ def shown(value: object, limit: int | None = None) -> str:
     if not text.isascii():
         text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     if limit is not None and len(text) > limit:
-        text = text[: limit - 3] + "..."
+        # Text keeps its closing quote, so that it still reads as text.
+        closing = '"' if isinstance(value, str) else ""
+        text = text[: limit - 3 - len(closing)] + "..." + closing
     return text

@@ -222,18 +222,27 @@ async def test_infinity_is_named_as_the_body_wrote_it(
     [
         (
             rb'{"notes": ["fine", "half a pair \ud800"]}',
-            "hold text that is not valid Unicode (a lone surrogate) at notes[1]",
+            'hold text that is not valid Unicode (a lone surrogate) at ["notes"][1]',
         ),
         (
             rb'{"crm": {"owner": {"name\udc00": "x"}}}',
-            'hold a key that is not valid Unicode (a lone surrogate): "name\\udc00" in crm.owner',
+            "hold a key that is not valid Unicode (a lone surrogate): "
+            '"name\\udc00" in ["crm"]["owner"]',
+        ),
+        (
+            rb'{"a.b": {"c d": "\ud800"}, "": {"x\"y": ["\udfff"]}}',
+            'hold text that is not valid Unicode (a lone surrogate) at ["a.b"]["c d"]',
+        ),
+        (
+            rb'{"": {"x\"y": ["\udfff"]}}',
+            'hold text that is not valid Unicode (a lone surrogate) at [""]["x\\"y"][0]',
         ),
         (
             rb'{"\ud83d": 1}',
             'hold a key that is not valid Unicode (a lone surrogate): "\\ud83d"',
         ),
     ],
-    ids=["text-in-a-list", "nested-key", "top-level-key"],
+    ids=["text-in-a-list", "nested-key", "keys-with-dots-and-spaces", "empty-key", "top-level-key"],
 )
 async def test_attributes_holding_a_lone_surrogate_are_refused_naming_where(
     client: httpx.AsyncClient, attributes: bytes, message: str

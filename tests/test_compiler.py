@@ -417,36 +417,3 @@ def test_a_specialist_listed_twice_for_one_place_is_refused(tmp_path: Path) -> N
         'rules/overlays.yaml:53: overlays[0].pool.specialists[6].anywhere: "anika-sharma" '
         "is listed twice for anywhere",
     ]
-
-
-def test_numeric_postal_ranges_answer_every_code_as_a_search_of_the_bounds_would(
-    tmp_path: Path,
-) -> None:
-    """Ranges of digits are read from a dense table (RangeTable.dense): every code of
-    each table must land in the range whose bounds hold it, and nowhere else."""
-    territories = (
-        TERRITORIES
-        + """\
-  - id: east
-    covers: suite
-    postal: {US: ["00501-00544", "07000-07999", "99990-99999", "100-109", "995-999"]}
-    owner: {rep: bob}
-"""
-    )
-    rules = compile_rules(write(tmp_path, territories_yaml=territories))
-    tables = rules.structures["suite"]["smb"].ranges["US"]
-    assert sorted((t.length, t.lows, t.highs) for t in tables) == [
-        (3, ("100", "995"), ("109", "999")),
-        (5, ("00501", "07000", "90000", "99990"), ("00544", "07999", "90999", "99999")),
-    ]
-    for table in tables:
-        assert table.dense is not None
-        for number in range(10**table.length):
-            code = f"{number:0{table.length}d}"
-            held = [i for i, low in enumerate(table.lows) if low <= code <= table.highs[i]]
-            assert table.find(code) == (held[0] if held else -1), code
-    five = next(t for t in tables if t.length == 5)
-    assert five.find("07000-1234") == 1
-    assert five.find("0700") == -1
-    # Digits outside ASCII are not the codes the bounds name.
-    assert five.find("\uff10\uff17\uff10\uff10\uff10") == -1

@@ -10,7 +10,7 @@ import pytest
 from router import engine
 from router.leads import NormalLead
 from router.ruleset import indexes
-from router.ruleset.compiled import BY_INDUSTRY, NO_CLAIM, GeoIndex
+from router.ruleset.compiled import BY_INDUSTRY, FIRST_ANSWER, NO_CLAIM, GeoIndex
 from router.ruleset.compiler import compile_rules
 from tests.test_compiler import write
 
@@ -18,11 +18,11 @@ TERRITORIES = """\
 territories:
   - id: wide
     covers: suite
-    postal: {US: ["9", "941", "94105", "90000-90999", "100-109"]}
+    postal: {US: ["9", "941", "94105", "90000-90999", "100-109", "18000-20999"]}
     owner: {rep: ann}
   - id: jersey
     covers: suite
-    postal: {US: ["94", "070-079", "07100-07199"]}
+    postal: {US: ["94", "070-079", "07100-07199", "20"]}
     owner: {rep: bob}
   - id: clinics
     covers: suite
@@ -56,7 +56,8 @@ def found(index: GeoIndex, postal: str, industry: str | None = None) -> tuple[st
 
 def test_each_code_gets_the_claim_the_prefixes_and_ranges_give(index: GeoIndex) -> None:
     table = index.postal_tables["US"]
-    assert table.codes[94105] >= 0
+    assert table.codes.typecode == "H"
+    assert table.codes[94105] >= FIRST_ANSWER
     assert table.codes[94110] == BY_INDUSTRY  # wide, or clinics for healthcare
     assert table.codes[95000] == BY_INDUSTRY  # clinics for healthcare, else wide's "9"
     assert table.codes[12345] == NO_CLAIM
@@ -71,6 +72,10 @@ def test_each_code_gets_the_claim_the_prefixes_and_ranges_give(index: GeoIndex) 
     assert found(index, "07150") == ("jersey", "postal range US 07100-07199")
     assert found(index, "07250") == ("jersey", "postal range US 070-079")
     assert found(index, "10999") == ("wide", "postal range US 100-109")
+    # A range whose bounds share no leading digit ranks 0: it holds its codes where
+    # no prefix does.
+    assert found(index, "19500") == ("wide", "postal range US 18000-20999")
+    assert found(index, "20500") == ("jersey", "postal prefix US 20")
     assert found(index, "12345") is None
 
 
@@ -96,6 +101,9 @@ def test_codes_read_by_their_first_five_digits_or_one_by_one(index: GeoIndex) ->
     assert found(index, "\u0669\u0664\u0661\u0660\u0665") is None
 
 
-def test_few_claims_get_no_table(tmp_path: Path) -> None:
+def test_few_claims_get_no_table_and_answer_the_same(tmp_path: Path) -> None:
     rules = compile_rules(write(tmp_path, territories_yaml=TERRITORIES))
-    assert rules.structures["suite"]["smb"].postal_tables == {}
+    index = rules.structures["suite"]["smb"]
+    assert index.postal_tables == {}
+    assert found(index, "19500") == ("wide", "postal range US 18000-20999")
+    assert found(index, "94110", "healthcare") == ("clinics", "postal prefix US 941")

@@ -35,5 +35,6 @@ def test_values_are_written_as_json_writes_them(value: object, expected: str) ->
 
 
 def test_long_values_are_cut_to_the_limit() -> None:
-    assert shown("x" * 100, limit=10) == '"xxxxxx...'
+    assert shown("x" * 100, limit=10) == '"xxxxx..."'
     assert shown("x" * 8, limit=10) == '"xxxxxxxx"'
+    assert shown(list(range(100)), limit=12) == "[0, 1, 2,..."

@@ -14,10 +14,6 @@ from zoneinfo import ZoneInfo
 Method = Literal["round_robin", "weighted", "least_loaded"]
 Level = Literal["postal", "region", "country", "anywhere"]
 
-# Postal ranges of at most this many digits are looked up in a dense array
-# (10**5 positions, 400 kB, per table).
-DENSE_DIGITS = 5
-
 
 @dataclass(frozen=True, slots=True)
 class Hours:
@@ -103,29 +99,19 @@ class Slot:
 
 @dataclass(frozen=True, slots=True)
 class RangeTable:
-    """Non-overlapping postal ranges of one code length, sorted by their low bound.
-
-    `dense`, for ranges of at most DENSE_DIGITS digits, holds every code's range
-    position (-1 for none), indexed by the code as a number: one array read instead
-    of a binary search over thousands of strings, each a likely cache miss in a large
-    rule set. Other codes are searched for.
-    """
+    """Non-overlapping postal ranges of one code length, sorted by their low bound."""
 
     length: int
     lows: tuple[str, ...]
     highs: tuple[str, ...]
     slots: tuple[Slot, ...]
     ranks: tuple[int, ...]
-    dense: array[int] | None = field(default=None, compare=False, repr=False)
 
     def find(self, postal: str) -> int:
         """The position of the range holding the code, or -1."""
         if len(postal) < self.length:
             return -1
         head = postal[: self.length]
-        dense = self.dense
-        if dense is not None and head.isdigit() and head.isascii():
-            return dense[int(head)]
         index = bisect_right(self.lows, head) - 1
         if index >= 0 and head <= self.highs[index]:
             return index
@@ -136,19 +122,22 @@ class RangeTable:
         return f"{self.lows[index]}-{self.highs[index]}"
 
 
-# A PostalTable holds the codes of this many digits (100,000 of them, 400 kB).
+# A PostalTable holds the codes of this many digits (100,000 of them).
 POSTAL_TABLE_DIGITS = 5
-# PostalTable.codes: no prefix or range holds the code; or the answer depends on the
-# lead's industry, so the prefixes and ranges are read one by one.
-NO_CLAIM = -1
-BY_INDUSTRY = -2
+# PostalTable.codes: no prefix or range holds the code; the answer depends on the
+# lead's industry, so the prefixes and ranges are read one by one; from FIRST_ANSWER
+# up, answers[value - FIRST_ANSWER].
+NO_CLAIM = 0
+BY_INDUSTRY = 1
+FIRST_ANSWER = 2
 
 
 @dataclass(frozen=True, slots=True)
 class PostalTable:
     """The postal level's answer for every five-digit code of one country, worked out
-    when the rules are compiled (indexes.postal_table): `codes[int(code)]` is a position
-    in `answers` (territory, and the words of the trace), NO_CLAIM or BY_INDUSTRY.
+    when the rules are compiled (indexes.postal_table): `codes[int(code)]` is NO_CLAIM,
+    BY_INDUSTRY, or FIRST_ANSWER plus a position in `answers` (territory, and the words
+    of the trace). Two bytes a code while the answers fit, four beyond.
 
     A lead's code is read by its first five digits, as the prefixes and ranges read it.
     One array read replaces a look-up per prefix length and a search per range table,

@@ -13,7 +13,7 @@ from router import geo
 from router.ruleset import schema
 from router.ruleset.compiled import (
     BY_INDUSTRY,
-    DENSE_DIGITS,
+    FIRST_ANSWER,
     NO_CLAIM,
     POSTAL_TABLE_DIGITS,
     GeoIndex,
@@ -52,25 +52,6 @@ class _Range:
         return next(iter(self.draft.claims.values()))[0].id
 
 
-def _dense(length: int, bucket: list[_Range]) -> array[int] | None:
-    """Every code's range position for ranges of plain digits (RangeTable.dense), or None.
-
-    Ranges are filled in sorted order; they do not overlap (freeze reports any that do).
-    """
-    if length > DENSE_DIGITS:
-        return None
-    for found in bucket:
-        if not (found.low.isascii() and found.low.isdigit()):
-            return None
-        if not (found.high.isascii() and found.high.isdigit()):
-            return None
-    table: array[int] = array("i", [-1]) * 10**length
-    for position, found in enumerate(bucket):
-        low, high = int(found.low), int(found.high)
-        table[low : high + 1] = array("i", [position]) * (high + 1 - low)
-    return table
-
-
 # A country gets a PostalTable (400 kB) in an index once it has this many postal
 # prefixes and ranges; fewer are quickly read one by one.
 POSTAL_TABLE_CLAIMS = 1_000
@@ -104,10 +85,12 @@ def postal_table(
         low = int(prefix) * span
         claims.append(((len(prefix), 1, 0), low, low + span, slot, f"{country} {prefix}"))
     for order, table in enumerate(tables):
-        if table.length > digits or table.dense is None:
+        if table.length > digits:
             return None
         span = 10 ** (digits - table.length)
         for at, (first, last) in enumerate(zip(table.lows, table.highs, strict=True)):
+            if not (first + last).isascii() or not (first + last).isdigit():
+                return None
             claims.append(
                 (
                     (table.ranks[at], 0, -order),
@@ -118,7 +101,9 @@ def postal_table(
                 )
             )
     claims.sort(key=lambda claim: claim[0])
-    codes: array[int] = array("i", [NO_CLAIM]) * 10**digits
+    # Two bytes a code while every answer fits, four beyond.
+    typecode = "H" if FIRST_ANSWER + len(claims) <= 0xFFFF else "I"
+    codes: array[int] = array(typecode, [NO_CLAIM]) * 10**digits
     answers: list[tuple[TerritoryCard, str]] = []
     for order_key, low, high, slot, where in claims:
         is_prefix = order_key[1]
@@ -130,9 +115,9 @@ def postal_table(
             answer = shared.get(key)
             if answer is None:
                 answer = shared[key] = (slot.any_industry, label)
-            value = len(answers)
+            value = FIRST_ANSWER + len(answers)
             answers.append(answer)
-        codes[low:high] = array("i", [value]) * (high - low)
+        codes[low:high] = array(typecode, [value]) * (high - low)
     return PostalTable(codes, tuple(answers))
 
 
@@ -330,7 +315,6 @@ class GeoClaims:
                     tuple(r.high for r in bucket),
                     tuple(r.draft.freeze() for r in bucket),
                     tuple(range_rank(r.low, r.high) for r in bucket),
-                    _dense(length, bucket),
                 )
             )
             self.prefixes_inside_ranges(draft, country, length, bucket)
