@@ -25,7 +25,7 @@ from pydantic_core import to_json
 from router import domains, geo
 from router.firmographics import FigureError, Written, parse_count, parse_money
 from router.ruleset.indexes import normal_industry
-from router.shown import shown
+from router.shown import pydantic_words, shown
 
 # A lone surrogate cannot become UTF-8 (the fingerprint and Redis need it to): a string
 # with length constraints is read by pydantic-core as Rust text, which refuses one with
@@ -311,7 +311,7 @@ def _reason(item: Any, hint: str) -> str:
     sent = shown(item.get("input"), limit=80)
     if kind.endswith("_type") and item["loc"][-1] in ("int", "float"):
         return f'must be a number or text such as "1,200" or "5M" (got {sent})'
-    return f"{item.get('msg', 'is invalid')} (got {sent})"
+    return f"{pydantic_words(item)} (got {sent})"
 
 
 class LeadError(ValueError):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 
 
 def shown(value: object, limit: int | None = None) -> str:
@@ -26,3 +28,20 @@ def shown(value: object, limit: int | None = None) -> str:
         closing = '"' if isinstance(value, str) else ""
         text = text[: limit - 3 - len(closing)] + "..." + closing
     return text
+
+
+# Pydantic quotes the values it expected Python-style: 'round_robin', '^[a-z]+$'.
+_PYTHON_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
+_QUOTING_TYPES = frozenset({"literal_error", "enum", "string_pattern_mismatch"})
+
+
+def pydantic_words(item: Any) -> str:
+    """Pydantic's message for one error, with what it expected written as JSON text
+    ("round_robin", not 'round_robin'), and a boolean's expectation in JSON's words."""
+    kind = item.get("type", "")
+    message = str(item.get("msg", "is invalid"))
+    if kind == "bool_parsing" or kind == "bool_type":
+        return "should be true or false"
+    if kind in _QUOTING_TYPES:
+        return _PYTHON_QUOTED.sub(lambda found: shown(found[1]), message)
+    return message

@@ -715,8 +715,7 @@ async def test_a_trace_flag_that_is_not_a_boolean_is_named_and_nothing_is_decide
         "problems": [
             {
                 "field": "query.trace",
-                "message": "Input should be a valid boolean, unable to interpret input "
-                '(got "maybe")',
+                "message": 'should be true or false (got "maybe")',
             },
             {
                 "field": "employees",
@@ -878,7 +877,7 @@ async def test_probes_and_scrapers_may_add_query_parameters(client: httpx.AsyncC
                 ),
                 (
                     "paused",
-                    'Input should be a valid boolean, unable to interpret input (got "maybe")',
+                    'should be true or false (got "maybe")',
                 ),
                 ("colour", "is not a known field"),
             ],

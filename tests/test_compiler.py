@@ -417,3 +417,15 @@ def test_a_specialist_listed_twice_for_one_place_is_refused(tmp_path: Path) -> N
         'rules/overlays.yaml:53: overlays[0].pool.specialists[6].anywhere: "anika-sharma" '
         "is listed twice for anywhere",
     ]
+
+
+def test_a_value_outside_the_choices_names_them_in_json_quotes(tmp_path: Path) -> None:
+    territories = TERRITORIES.replace("method: weighted", "method: sideways").replace(
+        "- id: bay", "- id: Bay Area"
+    )
+    assert problems(write(tmp_path, territories_yaml=territories)) == [
+        'rules/territories.yaml:5: territories[0].owner.method: "sideways" is invalid: Input '
+        'should be "round_robin", "weighted" or "least_loaded"',
+        'rules/territories.yaml:6: territories[1].id: "Bay Area" is invalid: String should '
+        'match pattern "^[a-z0-9][a-z0-9._-]*$"',
+    ]

@@ -32,7 +32,7 @@ from router.ruleset.compiled import (
 from router.ruleset.indexes import GeoClaims
 from router.ruleset.loading import SourceMap, load_directory, version_of
 from router.ruleset.problems import Path, Problem, RulesError, dotted
-from router.shown import shown
+from router.shown import pydantic_words, shown
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PORTFOLIO_TOTAL = 100.0
@@ -86,7 +86,7 @@ def _schema_problems(error: ValidationError, document: Any, sources: SourceMap) 
             expected = "is not a known field here"
         else:
             value = item.get("input")
-            expected = f"is invalid: {item['msg']}"
+            expected = f"is invalid: {pydantic_words(item)}"
             if isinstance(value, bool):
                 expected += " (YAML reads yes/no/on/off unquoted as true/false: quote it)"
         key = (dotted(where), str(value))
