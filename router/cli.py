@@ -32,6 +32,7 @@ from router.leadfiles import (
     guess_format,
     read_leads,
     unreadable_json,
+    utf16_hint,
 )
 from router.leads import Lead, LeadError
 from router.ruleset.compiled import CompiledRules, GeoIndex
@@ -234,7 +235,7 @@ def read_lead(source: str) -> Lead:
     try:
         data = json.loads(text.removeprefix("\ufeff"))
     except json.JSONDecodeError as error:
-        fail(f"{source} is not valid JSON: {error.msg} (line {error.lineno})", 2)
+        fail(f"{source} is not valid JSON: {error.msg} (line {error.lineno}){utf16_hint(text)}", 2)
     except (ValueError, RecursionError) as error:
         fail(f"{source} is not valid JSON: {unreadable_json(error)}", 2)
     try:

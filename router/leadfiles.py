@@ -421,7 +421,7 @@ def read_jsonl(binary: IO[bytes], mapping: ColumnMapping) -> Iterator[Row]:
         try:
             data = json.loads(text.rstrip("\r\n"))
         except json.JSONDecodeError as error:
-            yield line, f"is not valid JSON: {error.msg} at column {error.colno}"
+            yield line, f"is not valid JSON: {error.msg} at column {error.colno}{utf16_hint(text)}"
             continue
         except (ValueError, RecursionError) as error:
             yield line, f"is not valid JSON: {unreadable_json(error)}"
@@ -441,6 +441,15 @@ def read_jsonl(binary: IO[bytes], mapping: ColumnMapping) -> Iterator[Row]:
                 continue
             plans[keys] = plan
         yield line, plan.read_object(line, data)
+
+
+def utf16_hint(text: bytes | str) -> str:
+    """A note for JSON that failed to read and holds NUL characters, as UTF-16 or UTF-32
+    text without a byte order mark does (its bytes are valid UTF-8), else nothing."""
+    has_nul = b"\x00" in text if isinstance(text, bytes) else "\x00" in text
+    if has_nul:
+        return "; it holds NUL characters, as UTF-16 or UTF-32 text does: send UTF-8"
+    return ""
 
 
 def unreadable_json(error: ValueError | RecursionError) -> str:

@@ -841,6 +841,20 @@ async def test_probes_and_scrapers_may_add_query_parameters(client: httpx.AsyncC
         (
             "post",
             "/v1/route",
+            '{"id": "B1"}'.encode("utf-16-le"),
+            "application/json",
+            [
+                (
+                    "body",
+                    "the body is not valid JSON: Expecting property name enclosed in double "
+                    "quotes at line 1, column 2; it holds NUL characters, as UTF-16 or UTF-32 "
+                    "text does: send UTF-8",
+                )
+            ],
+        ),
+        (
+            "post",
+            "/v1/route",
             b'{"id": "T1", "employees": ' + b"9" * 5000 + b"}",
             "application/json",
             [
@@ -901,6 +915,7 @@ async def test_probes_and_scrapers_may_add_query_parameters(client: httpx.AsyncC
         "query-and-content-type",
         "query-and-syntax",
         "utf-16",
+        "utf-16-without-bom",
         "long-number",
         "put-latin-1",
         "put-deep",

@@ -311,6 +311,18 @@ def test_lead_file_that_is_not_json_exits_2(runner: CliRunner, tmp_path: Path) -
     assert result.stderr.startswith(f"{path} is not valid JSON:")
 
 
+def test_a_utf_16_lead_file_is_named_as_such(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "lead.json"
+    path.write_bytes('{"id": "a"}'.encode("utf-16-le"))
+    result = runner.invoke(cli.app, ["route", str(path), "--rules", str(rules_dir(tmp_path))])
+
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"{path} is not valid JSON: Expecting property name enclosed in double quotes "
+        "(line 1); it holds NUL characters, as UTF-16 or UTF-32 text does: send UTF-8\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "why"),
     [

@@ -21,7 +21,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from router.leadfiles import unreadable_json
+from router.leadfiles import unreadable_json, utf16_hint
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -121,12 +121,13 @@ def as_fastapi_reads(body: bytes, json_type: bool, model: type[Model], errors: l
             data = json.loads(body.decode("utf-8-sig"), parse_constant=noted, parse_float=number)
         except json.JSONDecodeError as error:
             where = f"line {error.lineno}, column {error.colno}"
+            reason = f"{error.msg.removesuffix(' at')} at {where}{utf16_hint(body)}"
             invalid = {
                 "type": "json_invalid",
                 "loc": ("body", error.pos),
                 "msg": "JSON decode error",
                 "input": {},
-                "ctx": {"error": f"{error.msg.removesuffix(' at')} at {where}"},
+                "ctx": {"error": reason},
             }
             raise RequestValidationError([*errors, invalid]) from error
         except (ValueError, RecursionError) as error:
