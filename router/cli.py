@@ -238,6 +238,8 @@ def read_lead(source: str) -> Lead:
         fail(f"{source} is not valid JSON: {error.msg} (line {error.lineno}){utf16_hint(text)}", 2)
     except (ValueError, RecursionError) as error:
         fail(f"{source} is not valid JSON: {unreadable_json(error)}", 2)
+    if not isinstance(data, dict):
+        fail(f"{source} is not a JSON object (got {shown(data, limit=40)})", 2)
     try:
         return Lead.model_validate(data)
     except ValidationError as error:

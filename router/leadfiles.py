@@ -427,7 +427,7 @@ def read_jsonl(binary: IO[bytes], mapping: ColumnMapping) -> Iterator[Row]:
             yield line, f"is not valid JSON: {unreadable_json(error)}"
             continue
         if not isinstance(data, dict):
-            yield line, f"is not a JSON object (got {type(data).__name__})"
+            yield line, f"is not a JSON object (got {shown(data, limit=40)})"
             continue
         keys = tuple(data)
         plan = plans.get(keys)

@@ -311,6 +311,16 @@ def test_lead_file_that_is_not_json_exits_2(runner: CliRunner, tmp_path: Path) -
     assert result.stderr.startswith(f"{path} is not valid JSON:")
 
 
+@pytest.mark.parametrize(("text", "got"), [("[1]", "[1]"), ('"lead"', '"lead"'), ("null", "null")])
+def test_a_lead_that_is_not_an_object_exits_2(
+    runner: CliRunner, tmp_path: Path, text: str, got: str
+) -> None:
+    result = runner.invoke(cli.app, ["route", "-", "--rules", str(rules_dir(tmp_path))], input=text)
+
+    assert result.exit_code == 2
+    assert result.stderr == f"- is not a JSON object (got {got})\n"
+
+
 def test_a_utf_16_lead_file_is_named_as_such(runner: CliRunner, tmp_path: Path) -> None:
     path = tmp_path / "lead.json"
     path.write_bytes('{"id": "a"}'.encode("utf-16-le"))

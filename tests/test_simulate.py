@@ -304,7 +304,7 @@ def test_jsonl_lines_are_read_like_csv_rows() -> None:
 
     assert rows == [
         (1, Lead(id="7", employees=1200, attributes={"tier": "gold", "plan": "pro"})),
-        (3, "is not a JSON object (got list)"),
+        (3, "is not a JSON object (got [1, 2])"),
         (4, "is not valid JSON: Expecting ',' delimiter at column 29"),
         (5, "has no id (its id field is missing or empty)"),
     ]
