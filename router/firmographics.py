@@ -104,7 +104,7 @@ def _check_number(value: int | float, expected: str, written: Written) -> None:
     if isinstance(value, float) and not math.isfinite(value):
         # Say what was sent, not "inf"; NaN can only have been written as NaN.
         if math.isnan(value):
-            raise FigureError(f"NaN is not {expected}")
+            raise FigureError(f"NaN (not a number JSON allows) is not {expected}")
         raise FigureError(f"{_infinite(value, written)} is not {expected}")
     if isinstance(value, bool) or value < 0:
         raise FigureError(f"{_shown(value)} is not {expected}")

@@ -185,7 +185,7 @@ async def test_figures_are_named_as_the_json_sent_them(client: httpx.AsyncClient
         ),
         (
             b'{"id": "L6", "employees": NaN, "deal_size": -1e400}',
-            "NaN",
+            "NaN (not a number JSON allows)",
             "minus infinity (a number beyond 1.8e308)",
         ),
         (

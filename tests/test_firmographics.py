@@ -64,7 +64,7 @@ def test_missing_employee_count_is_none(value: str | None) -> None:
         (True, "true"),
         (-1, "-1"),
         (1.5, "1.5"),
-        (float("nan"), "NaN"),
+        (float("nan"), "NaN (not a number JSON allows)"),
         (float("inf"), "infinity (a number beyond 1.8e308)"),
         (float("-inf"), "minus infinity (a number beyond 1.8e308)"),
     ],
@@ -120,7 +120,7 @@ def test_missing_money_amount_is_none(value: str | None) -> None:
         ("-5M", '"-5M"'),
         (False, "false"),
         (-1, "-1"),
-        (float("nan"), "NaN"),
+        (float("nan"), "NaN (not a number JSON allows)"),
         (float("-inf"), "minus infinity (a number beyond 1.8e308)"),
     ],
 )
