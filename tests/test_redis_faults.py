@@ -104,16 +104,21 @@ class Load:
             await asyncio.sleep(0.02)
 
 
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+def serving(directory: Path, password: str | None = None) -> Iterator[RedisServer]:
+    """A redis-server of the test's own, stopped when the test ends."""
     try:
-        server = start_server(tmp_path / "redis")
+        server = start_server(directory, password=password)
     except RuntimeError as error:
         pytest.fail(str(error))
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    yield from serving(tmp_path / "redis")
 
 
 async def readiness(client: httpx.AsyncClient) -> tuple[int, float]:
@@ -310,14 +315,7 @@ async def test_a_batch_cut_short_by_an_outage_reports_each_lead_it_could_not_dec
 @pytest.fixture
 def locked_redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server that refuses every command until the client gives its password."""
-    try:
-        server = start_server(tmp_path / "redis", password="s3cret")
-    except RuntimeError as error:
-        pytest.fail(str(error))
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serving(tmp_path / "redis", password="s3cret")
 
 
 @pytest.mark.parametrize(
