@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 from router.leads import Lead, NormalLead, normalise
 from router.plan import Candidate, Outcome, Pick, Plan, Sticky
 from router.ruleset.compiled import (
-    BY_INDUSTRY,
     FIRST_ANSWER,
+    ONE_BY_ONE,
     POSTAL_TABLE_DIGITS,
     AccountCard,
     CompiledRules,
@@ -333,6 +333,7 @@ def lookup(index: GeoIndex, lead: NormalLead) -> tuple[TerritoryCard, str] | Non
     country = lead.country
     postal = lead.postal
     if country is not None and postal is not None:
+        at = ONE_BY_ONE
         table = index.postal_tables.get(country)
         head = postal[:POSTAL_TABLE_DIGITS]
         if (
@@ -344,11 +345,7 @@ def lookup(index: GeoIndex, lead: NormalLead) -> tuple[TerritoryCard, str] | Non
             at = table.codes[int(head)]
             if at >= FIRST_ANSWER:
                 return table.answers[at - FIRST_ANSWER]
-            if at == BY_INDUSTRY:
-                by_postal = _postal_lookup(index, country, postal, industry)
-                if by_postal is not None:
-                    return by_postal
-        else:
+        if at == ONE_BY_ONE:
             by_postal = _postal_lookup(index, country, postal, industry)
             if by_postal is not None:
                 return by_postal

@@ -10,7 +10,7 @@ import pytest
 from router import engine
 from router.leads import NormalLead
 from router.ruleset import indexes
-from router.ruleset.compiled import BY_INDUSTRY, FIRST_ANSWER, NO_CLAIM, GeoIndex
+from router.ruleset.compiled import FIRST_ANSWER, NO_CLAIM, ONE_BY_ONE, GeoIndex
 from router.ruleset.compiler import compile_rules
 from tests.test_compiler import write
 
@@ -58,8 +58,8 @@ def test_each_code_gets_the_claim_the_prefixes_and_ranges_give(index: GeoIndex) 
     table = index.postal_tables["US"]
     assert table.codes.typecode == "H"
     assert table.codes[94105] >= FIRST_ANSWER
-    assert table.codes[94110] == BY_INDUSTRY  # wide, or clinics for healthcare
-    assert table.codes[95000] == BY_INDUSTRY  # clinics for healthcare, else wide's "9"
+    assert table.codes[94110] == ONE_BY_ONE  # wide, or clinics for healthcare
+    assert table.codes[95000] == ONE_BY_ONE  # clinics for healthcare, else wide's "9"
     assert table.codes[12345] == NO_CLAIM
     assert found(index, "94105") == ("wide", "postal prefix US 94105")
     assert found(index, "94105", "healthcare") == ("wide", "postal prefix US 94105")
@@ -86,7 +86,7 @@ def test_every_code_and_industry_agrees_with_reading_the_claims_one_by_one(
     one_by_one = dataclasses.replace(index, postal_tables={})
     for number in range(100_000):
         industries: tuple[str | None, ...] = (None,)
-        if table.codes[number] == BY_INDUSTRY or number % 13 == 0:
+        if table.codes[number] == ONE_BY_ONE or number % 13 == 0:
             industries = (None, "healthcare", "retail")
         code = f"{number:05d}"
         for industry in industries:

@@ -125,10 +125,11 @@ class RangeTable:
 # A PostalTable holds the codes of this many digits (100,000 of them).
 POSTAL_TABLE_DIGITS = 5
 # PostalTable.codes: no prefix or range holds the code; the answer depends on the
-# lead's industry, so the prefixes and ranges are read one by one; from FIRST_ANSWER
-# up, answers[value - FIRST_ANSWER].
+# lead's industry, so the prefixes and ranges are read one by one (as they are for
+# every code of a country without a table); from FIRST_ANSWER up,
+# answers[value - FIRST_ANSWER].
 NO_CLAIM = 0
-BY_INDUSTRY = 1
+ONE_BY_ONE = 1
 FIRST_ANSWER = 2
 
 
@@ -136,7 +137,7 @@ FIRST_ANSWER = 2
 class PostalTable:
     """The postal level's answer for every five-digit code of one country, worked out
     when the rules are compiled (indexes.postal_table): `codes[int(code)]` is NO_CLAIM,
-    BY_INDUSTRY, or FIRST_ANSWER plus a position in `answers` (territory, and the words
+    ONE_BY_ONE, or FIRST_ANSWER plus a position in `answers` (territory, and the words
     of the trace). Two bytes a code while the answers fit, four beyond.
 
     A lead's code is read by its first five digits, as the prefixes and ranges read it.

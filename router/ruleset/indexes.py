@@ -12,9 +12,9 @@ from typing import Any
 from router import geo
 from router.ruleset import schema
 from router.ruleset.compiled import (
-    BY_INDUSTRY,
     FIRST_ANSWER,
     NO_CLAIM,
+    ONE_BY_ONE,
     POSTAL_TABLE_DIGITS,
     GeoIndex,
     PostalTable,
@@ -52,7 +52,7 @@ class _Range:
         return next(iter(self.draft.claims.values()))[0].id
 
 
-# A country gets a PostalTable (400 kB) in an index once it has this many postal
+# A country gets a PostalTable (200 kB) in an index once it has this many postal
 # prefixes and ranges; fewer are quickly read one by one.
 POSTAL_TABLE_CLAIMS = 1_000
 
@@ -71,8 +71,9 @@ def postal_table(
     ends with the claim that engine._postal_lookup would pick: the longest prefix, unless
     a range of higher rank holds the code; a prefix before a range of the same rank; the
     first range table before a later one. A claim whose territory depends on the lead's
-    industry paints BY_INDUSTRY, and a more specific claim paints over it, as it wins
-    whatever the industry. `shared` keeps one answer per territory and words.
+    industry paints ONE_BY_ONE (the claims are then read one by one), and a more
+    specific claim paints over it, as it wins whatever the industry. `shared` keeps one
+    answer per territory and words.
     """
     if len(prefixes) + sum(len(t.lows) for t in tables) < POSTAL_TABLE_CLAIMS:
         return None
@@ -108,7 +109,7 @@ def postal_table(
     for order_key, low, high, slot, where in claims:
         is_prefix = order_key[1]
         if slot.by_industry is not None or slot.any_industry is None:
-            value = BY_INDUSTRY
+            value = ONE_BY_ONE
         else:
             label = f"postal prefix {where}" if is_prefix else f"postal range {where}"
             key = (slot.any_industry.id, label)
