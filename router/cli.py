@@ -228,14 +228,18 @@ def compile_command(
 def read_lead(source: str) -> Lead:
     """One lead from a JSON file or stdin; exit 2 with the reason when it cannot be read."""
     try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        fail(f"cannot read {source}: {reason}", 2)
+        raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except OSError as error:
+        fail(f"cannot read {source}: {error.strerror or error}", 2)
     try:
-        data = json.loads(text.removeprefix("\ufeff"))
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        fail(f"{source} is not UTF-8 text (byte {error.start + 1} cannot be read)", 2)
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as error:
-        fail(f"{source} is not valid JSON: {error.msg} (line {error.lineno}){utf16_hint(text)}", 2)
+        reason = f"{error.msg.removesuffix(' at')} (line {error.lineno}){utf16_hint(text)}"
+        fail(f"{source} is not valid JSON: {reason}", 2)
     except (ValueError, RecursionError) as error:
         fail(f"{source} is not valid JSON: {unreadable_json(error)}", 2)
     if not isinstance(data, dict):
@@ -439,3 +443,7 @@ def check_format(value: str) -> Format:
     if value == "jsonl":
         return "jsonl"
     raise LeadFileError(f"--format {shown(value)}: expected csv or jsonl")
+
+
+if __name__ == "__main__":
+    app()

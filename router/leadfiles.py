@@ -372,6 +372,9 @@ def read_csv(binary: IO[bytes], mapping: ColumnMapping) -> Iterator[Row]:
         return
     if bad:
         raise LeadFileError(f"line {bad[0]}: the header is not UTF-8 text")
+    hint = utf16_hint(",".join(header))
+    if hint:
+        raise LeadFileError(f"line 1: the header cannot be read{hint}")
     plan = mapping.plan(header)
     end = reader.line_num
     while True:
@@ -421,7 +424,8 @@ def read_jsonl(binary: IO[bytes], mapping: ColumnMapping) -> Iterator[Row]:
         try:
             data = json.loads(text.rstrip("\r\n"))
         except json.JSONDecodeError as error:
-            yield line, f"is not valid JSON: {error.msg} at column {error.colno}{utf16_hint(text)}"
+            reason = error.msg.removesuffix(" at")
+            yield line, f"is not valid JSON: {reason} at column {error.colno}{utf16_hint(text)}"
             continue
         except (ValueError, RecursionError) as error:
             yield line, f"is not valid JSON: {unreadable_json(error)}"
@@ -444,11 +448,12 @@ def read_jsonl(binary: IO[bytes], mapping: ColumnMapping) -> Iterator[Row]:
 
 
 def utf16_hint(text: bytes | str) -> str:
-    """A note for JSON that failed to read and holds NUL characters, as UTF-16 or UTF-32
-    text without a byte order mark does (its bytes are valid UTF-8), else nothing."""
-    has_nul = b"\x00" in text if isinstance(text, bytes) else "\x00" in text
-    if has_nul:
-        return "; it holds NUL characters, as UTF-16 or UTF-32 text does: send UTF-8"
+    """A note for text that failed to read and looks like UTF-16 or UTF-32 without a
+    byte order mark (whose bytes are valid UTF-8: ASCII with a NUL beside each
+    character), else nothing. A stray NUL in UTF-8 text gets no note."""
+    nuls = text.count(b"\x00") if isinstance(text, bytes) else text.count("\x00")
+    if nuls and nuls * 3 >= len(text):
+        return "; it holds a NUL beside each character, as UTF-16 or UTF-32 text does: send UTF-8"
     return ""
 
 

@@ -23,11 +23,17 @@ def shown(value: object, limit: int | None = None) -> str:
         text = json.dumps(value, ensure_ascii=False, default=str)
     if not text.isascii():
         text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    if limit is not None and len(text) > limit:
-        # Text keeps its closing quote, so that it still reads as text.
-        closing = '"' if isinstance(value, str) else ""
-        text = text[: limit - 3 - len(closing)] + "..." + closing
-    return text
+    if limit is None or len(text) <= limit:
+        return text
+    limit = max(limit, 6)
+    if isinstance(value, str):
+        # Text is cut between characters, never inside an escape, and keeps its
+        # closing quote, so that it still reads as text.
+        kept = len(value)
+        while kept and len(shown(value[:kept])) + 3 > limit:
+            kept = min(kept - 1, limit)
+        return shown(value[:kept])[:-1] + '..."'
+    return text[: limit - 3] + "..."
 
 
 # Pydantic quotes the values it expected Python-style: 'round_robin', '^[a-z]+$'.

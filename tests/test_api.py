@@ -847,8 +847,8 @@ async def test_probes_and_scrapers_may_add_query_parameters(client: httpx.AsyncC
                 (
                     "body",
                     "the body is not valid JSON: Expecting property name enclosed in double "
-                    "quotes at line 1, column 2; it holds NUL characters, as UTF-16 or UTF-32 "
-                    "text does: send UTF-8",
+                    "quotes at line 1, column 2; it holds a NUL beside each character, as "
+                    "UTF-16 or UTF-32 text does: send UTF-8",
                 )
             ],
         ),

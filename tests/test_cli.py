@@ -321,6 +321,18 @@ def test_a_lead_that_is_not_an_object_exits_2(
     assert result.stderr == f"- is not a JSON object (got {got})\n"
 
 
+def test_a_lead_that_is_not_utf_8_names_the_byte(runner: CliRunner, tmp_path: Path) -> None:
+    latin_1 = '{"id": "n5", "company": "Café"}'.encode("latin-1")
+    path = tmp_path / "lead.json"
+    path.write_bytes(latin_1)
+    rules = str(rules_dir(tmp_path))
+    for source, stdin in ((str(path), None), ("-", latin_1)):
+        result = runner.invoke(cli.app, ["explain", source, "--rules", rules], input=stdin)
+
+        assert result.exit_code == 2
+        assert result.stderr == f"{source} is not UTF-8 text (byte 29 cannot be read)\n"
+
+
 def test_a_utf_16_lead_file_is_named_as_such(runner: CliRunner, tmp_path: Path) -> None:
     path = tmp_path / "lead.json"
     path.write_bytes('{"id": "a"}'.encode("utf-16-le"))
@@ -329,7 +341,8 @@ def test_a_utf_16_lead_file_is_named_as_such(runner: CliRunner, tmp_path: Path) 
     assert result.exit_code == 2
     assert result.stderr == (
         f"{path} is not valid JSON: Expecting property name enclosed in double quotes "
-        "(line 1); it holds NUL characters, as UTF-16 or UTF-32 text does: send UTF-8\n"
+        "(line 1); it holds a NUL beside each character, as UTF-16 or UTF-32 text does: "
+        "send UTF-8\n"
     )
 
 

@@ -38,3 +38,7 @@ def test_long_values_are_cut_to_the_limit() -> None:
     assert shown("x" * 100, limit=10) == '"xxxxx..."'
     assert shown("x" * 8, limit=10) == '"xxxxxxxx"'
     assert shown(list(range(100)), limit=12) == "[0, 1, 2,..."
+    # Cut between characters, never inside an escape; a limit below 6 counts as 6.
+    assert shown("\ud800" * 10, limit=20) == '"\\ud800\\ud800..."'
+    assert shown("\n" * 30, limit=10) == '"\\n\\n..."'
+    assert shown("x" * 10, limit=2) == '"x..."'

@@ -539,3 +539,30 @@ def test_missing_id_is_named_after_the_line() -> None:
 def test_mapping_with_two_id_columns_is_refused() -> None:
     with pytest.raises(LeadFileError, match="give the id column once"):
         ColumnMapping.from_options(["id=Ref"], id_column="Key")
+
+
+def test_text_in_utf_16_is_named_and_a_stray_nul_in_utf_8_is_a_bad_row() -> None:
+    utf_16 = '{"id": "a"}'.encode("utf-16-le")
+    stray_nul = b'{"id": "b", "company": "x\x00y"}\n'
+    rows = [*read_jsonl(io.BytesIO(utf_16), ColumnMapping())]
+    rows += [*read_jsonl(io.BytesIO(stray_nul), ColumnMapping())]
+
+    assert rows == [
+        (
+            1,
+            "is not valid JSON: Expecting property name enclosed in double quotes at column 2; "
+            "it holds a NUL beside each character, as UTF-16 or UTF-32 text does: send UTF-8",
+        ),
+        (1, "is not valid JSON: Invalid control character at column 26"),
+    ]
+
+
+def test_a_csv_in_utf_16_stops_at_its_header() -> None:
+    text = "id,country\nz1,US\n".encode("utf-16-le")
+    with pytest.raises(LeadFileError) as caught:
+        list(read_csv(io.BytesIO(text), ColumnMapping()))
+
+    assert str(caught.value) == (
+        "line 1: the header cannot be read; it holds a NUL beside each character, "
+        "as UTF-16 or UTF-32 text does: send UTF-8"
+    )

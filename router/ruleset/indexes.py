@@ -103,7 +103,7 @@ def postal_table(
             )
     claims.sort(key=lambda claim: claim[0])
     # Two bytes a code while every answer fits, four beyond.
-    typecode = "H" if FIRST_ANSWER + len(claims) <= 0xFFFF else "I"
+    typecode = "H" if FIRST_ANSWER + len(claims) - 1 <= 0xFFFF else "I"
     codes: array[int] = array(typecode, [NO_CLAIM]) * 10**digits
     answers: list[tuple[TerritoryCard, str]] = []
     for order_key, low, high, slot, where in claims:
