@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -1034,3 +1035,17 @@ async def test_decision_logging_is_a_setting(monkeypatch: pytest.MonkeyPatch) ->
     app = create_app(settings)
     async with asgi_client(app):
         assert app.state.router.log_decisions is True
+
+
+@pytest.mark.parametrize("paused", ["yes", "off", 1, "true"])
+async def test_paused_is_true_or_false_and_nothing_else(
+    client: httpx.AsyncClient, paused: object
+) -> None:
+    response = await client.put("/v1/reps/ada/availability", json={"paused": paused})
+
+    assert response.status_code == 422
+    shown_value = json.dumps(paused)
+    assert response.json()["problems"] == [
+        {"field": "paused", "message": f"should be true or false (got {shown_value})"}
+    ]
+    assert (await client.get("/v1/reps/ada")).json()["availability"] is None

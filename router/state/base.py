@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Annotated, Protocol
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
 
 from router.plan import Outcome, Plan
 
@@ -33,7 +33,8 @@ class Availability(BaseModel):
         },
     )
 
-    paused: bool = False
+    # Strict: JSON says true or false; "yes", "off" or 1 are refused, not read as one.
+    paused: StrictBool = False
     away_from: Annotated[dt.datetime | None, BeforeValidator(_iso_text)] = None
     away_until: Annotated[dt.datetime | None, BeforeValidator(_iso_text)] = None
     note: str | None = Field(default=None, max_length=500)
