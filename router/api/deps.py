@@ -31,9 +31,8 @@ OWN_QUERY_CHECK: set[Callable[..., Any]] = set()
 async def no_unknown_query(request: Request) -> None:
     """Refuse query parameters a route does not declare (an app-wide dependency; the
     routing endpoints, served ahead of FastAPI, and those in OWN_QUERY_CHECK check
-    their own). The health and
-    metrics endpoints ignore them, and FastAPI's own /docs pages are not routes that
-    take dependencies."""
+    their own). The health and metrics endpoints ignore them, and FastAPI's own /docs
+    pages are not routes that take dependencies."""
     if not request.query_params or request.url.path in LENIENT_PATHS:
         return
     route = request.scope.get("route")
