@@ -335,16 +335,12 @@ def lookup(index: GeoIndex, lead: NormalLead) -> tuple[TerritoryCard, str] | Non
     if country is not None and postal is not None:
         at = ONE_BY_ONE
         table = index.postal_tables.get(country)
-        head = postal[:POSTAL_TABLE_DIGITS]
-        if (
-            table is not None
-            and len(head) == POSTAL_TABLE_DIGITS
-            and head.isdigit()
-            and head.isascii()
-        ):
-            at = table.codes[int(head)]
-            if at >= FIRST_ANSWER:
-                return table.answers[at - FIRST_ANSWER]
+        if table is not None:
+            head = postal[:POSTAL_TABLE_DIGITS]
+            if len(head) == POSTAL_TABLE_DIGITS and head.isdigit() and head.isascii():
+                at = table.codes[int(head)]
+                if at >= FIRST_ANSWER:
+                    return table.answers[at - FIRST_ANSWER]
         if at == ONE_BY_ONE:
             by_postal = _postal_lookup(index, country, postal, industry)
             if by_postal is not None:
